@@ -1,0 +1,18 @@
+#ifndef CMUNET_SUPPORT_H
+#define CMUNET_SUPPORT_H
+// Small C helpers for things Swift cannot express portably. Nothing here computes results:
+// it probes the CPU and reads process telemetry.
+
+/// 1 when the CPU runs AVX2 and FMA code (what the engine targets are compiled for), else 0.
+int munet_cpu_has_avx2_fma(void);
+
+/// Peak resident set size of this process in bytes (getrusage), or -1.
+long long munet_peak_rss_bytes(void);
+
+/// Monotonic clock in nanoseconds. Telemetry only: never an input to results.
+unsigned long long munet_monotonic_ns(void);
+
+/// Writes `message` to standard error and exits the process with `status`.
+void munet_exit_with_message(const char *message, int status) __attribute__((noreturn));
+
+#endif

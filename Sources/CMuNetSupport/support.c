@@ -1,0 +1,31 @@
+#include "CMuNetSupport.h"
+#include <sys/resource.h>
+#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int munet_cpu_has_avx2_fma(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return 1;
+#endif
+}
+
+long long munet_peak_rss_bytes(void) {
+  struct rusage usage;
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return -1;
+  return (long long)usage.ru_maxrss * 1024LL;  // Linux reports kilobytes.
+}
+
+unsigned long long munet_monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+}
+
+void munet_exit_with_message(const char *message, int status) {
+  fputs(message, stderr);
+  exit(status);
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `munet` command line. Each subcommand lives in its own file.
+public struct MuNetCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "munet",
+    abstract: "A deterministic µ2Net-style evolutionary multitask engine.",
+    subcommands: []
+  )
+
+  public init() {}
+}

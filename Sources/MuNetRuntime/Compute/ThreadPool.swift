@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The engine's own thread pool: `threadCount - 1` parked workers plus the calling thread.
+///
+/// ``run(taskCount:_:)`` deals task `t` to worker `t % threadCount` (a static assignment, fixed
+/// before anything runs) and returns when all tasks are done. Tasks must write disjoint outputs;
+/// then which thread ran a task cannot change a bit of the result. A run makes no heap
+/// allocation: the job is a non-escaping closure parked in a field for the duration of the call.
+/// Runs must not be nested or issued from two threads at once (asserted).
+public final class ThreadPool: @unchecked Sendable {
+  public static let threadCountMax = 64
+
+  public let threadCount: Int
+
+  private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+  private let startCondition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+  private let doneCondition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+  private var threads: [pthread_t] = []
+
+  // Guarded by `mutex`.
+  private var generation = 0
+  private var workersRemaining = 0
+  private var shuttingDown = false
+  private var job: ((Int) -> Void)?
+  private var jobTaskCount = 0
+  private var running = false
+
+  public init(threadCount: Int) {
+    precondition(threadCount >= 1 && threadCount <= ThreadPool.threadCountMax,
+                 "thread count \(threadCount) outside 1...\(ThreadPool.threadCountMax)")
+    self.threadCount = threadCount
+    pthread_mutex_init(mutex, nil)
+    pthread_cond_init(startCondition, nil)
+    pthread_cond_init(doneCondition, nil)
+    for worker in 1..<max(threadCount, 1) { spawn(worker: worker) }
+  }
+
+  deinit {
+    pthread_mutex_lock(mutex)
+    shuttingDown = true
+    pthread_cond_broadcast(startCondition)
+    pthread_mutex_unlock(mutex)
+    for thread in threads { pthread_join(thread, nil) }
+    pthread_cond_destroy(startCondition)
+    pthread_cond_destroy(doneCondition)
+    pthread_mutex_destroy(mutex)
+    mutex.deallocate()
+    startCondition.deallocate()
+    doneCondition.deallocate()
+  }
+
+  /// Runs `body(t)` for every `t` in `0..<taskCount` and returns when all have finished.
+  public func run(taskCount: Int, _ body: (Int) -> Void) {
+    precondition(taskCount >= 0)
+    if threadCount == 1 || taskCount <= 1 {
+      for task in 0..<taskCount { body(task) }
+      return
+    }
+    withoutActuallyEscaping(body) { escapable in
+      pthread_mutex_lock(mutex)
+      precondition(!running, "ThreadPool.run is not reentrant")
+      running = true
+      job = escapable
+      jobTaskCount = taskCount
+      workersRemaining = threadCount - 1
+      generation &+= 1
+      pthread_cond_broadcast(startCondition)
+      pthread_mutex_unlock(mutex)
+
+      ThreadPool.runTasks(of: escapable, worker: 0, threadCount: threadCount, taskCount: taskCount)
+
+      pthread_mutex_lock(mutex)
+      while workersRemaining > 0 { pthread_cond_wait(doneCondition, mutex) }
+      job = nil
+      running = false
+      pthread_mutex_unlock(mutex)
+    }
+  }
+
+  @inline(__always)
+  private static func runTasks(of body: (Int) -> Void, worker: Int, threadCount: Int, taskCount: Int) {
+    var task = worker
+    while task < taskCount {
+      body(task)
+      task += threadCount
+    }
+  }
+
+  private func workerLoop(worker: Int) {
+    var seenGeneration = 0
+    while true {
+      pthread_mutex_lock(mutex)
+      while generation == seenGeneration && !shuttingDown {
+        pthread_cond_wait(startCondition, mutex)
+      }
+      if shuttingDown {
+        pthread_mutex_unlock(mutex)
+        return
+      }
+      seenGeneration = generation
+      var body = job
+      let taskCount = jobTaskCount
+      pthread_mutex_unlock(mutex)
+
+      ThreadPool.runTasks(of: body!, worker: worker, threadCount: threadCount, taskCount: taskCount)
+      // Drop our reference before reporting done: the closure only lives for the caller's run.
+      body = nil
+
+      pthread_mutex_lock(mutex)
+      workersRemaining -= 1
+      if workersRemaining == 0 { pthread_cond_signal(doneCondition) }
+      pthread_mutex_unlock(mutex)
+    }
+  }
+
+  private final class WorkerStart {
+    unowned let pool: ThreadPool
+    let worker: Int
+    init(pool: ThreadPool, worker: Int) {
+      self.pool = pool
+      self.worker = worker
+    }
+  }
+
+  private func spawn(worker: Int) {
+    let start = Unmanaged.passRetained(WorkerStart(pool: self, worker: worker)).toOpaque()
+    var thread = pthread_t()
+    let status = pthread_create(&thread, nil, { raw in
+      let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
+      start.pool.workerLoop(worker: start.worker)
+      return nil
+    }, start)
+    precondition(status == 0, "pthread_create failed with status \(status)")
+    threads.append(thread)
+  }
+}
