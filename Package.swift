@@ -68,10 +68,12 @@ let package = Package(
     ),
     // Deliberately compiled for the baseline CPU: it checks for AVX2/FMA before any engine code runs.
     .executableTarget(name: "munet", dependencies: ["MuNetCLI", "CMuNetSupport"]),
+    // Test-only: counts heap allocations per thread (replaces malloc & co. in the test binary).
+    .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
     .testTarget(
       name: "RuntimeTests",
       dependencies: [
-        "MuNetRuntime", "MuNetStorage",
+        "MuNetRuntime", "MuNetStorage", "CAllocationCounter",
         .product(name: "PropertyBased", package: "swift-property-based"),
       ],
       swiftSettings: engineSettings

@@ -30,18 +30,46 @@ public final class Compute: @unchecked Sendable {
     self.gemmEngine = gemmEngine
   }
 
-  /// Runs `body` over `0..<count` split into at most `threadCount` contiguous ranges whose
-  /// bounds are multiples of `grain` (except the last). `body` must only write outputs inside
-  /// its range. In Tier 0 it is called once with the whole range.
+  /// Runs `job` over `0..<count` split into at most `threadCount` contiguous ranges whose
+  /// bounds are multiples of `grain` (except the last). The job must only write outputs inside
+  /// the range it is given. In Tier 0 it runs once over the whole range.
   @inlinable
-  public func parallelFor(count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+  public func parallelFor<Job: RangeJob>(count: Int, grain: Int = 1, _ job: Job) {
     guard count > 0 else { return }
-    guard let pool, pool.threadCount > 1 else { return body(0..<count) }
+    guard let pool, pool.threadCount > 1 else { return job.run(range: 0..<count) }
     let parts = Partition.partCount(count: count, grain: grain, partsMax: pool.threadCount)
-    if parts == 1 { return body(0..<count) }
-    pool.run(taskCount: parts) { part in
-      body(Partition.range(part: part, parts: parts, count: count, grain: grain))
-    }
+    if parts == 1 { return job.run(range: 0..<count) }
+    pool.run(taskCount: parts, PartitionedJob(job: job, parts: parts, count: count, grain: grain))
+  }
+}
+
+/// Work over a range of independent outputs (rows, columns or batch items).
+///
+/// Kernels are wrapped in small structs conforming to this protocol rather than closures:
+/// a closure handed to other threads would need a heap-allocated context on every call.
+public protocol RangeJob {
+  func run(range: Range<Int>)
+}
+
+/// A ``RangeJob`` cut into `parts` static ranges: task `p` runs range `p`.
+@usableFromInline
+struct PartitionedJob<Job: RangeJob>: ParallelJob {
+  @usableFromInline let job: Job
+  @usableFromInline let parts: Int
+  @usableFromInline let count: Int
+  @usableFromInline let grain: Int
+
+  @inlinable
+  init(job: Job, parts: Int, count: Int, grain: Int) {
+    self.job = job
+    self.parts = parts
+    self.count = count
+    self.grain = grain
+  }
+
+  @inlinable
+  func run(task: Int) {
+    job.run(range: Partition.range(part: task, parts: parts, count: count, grain: grain))
   }
 }
 

@@ -30,21 +30,13 @@ public final class ThreadedGEMM: GEMMEngine {
   public func gemm(_ a: Matrix, _ b: Matrix, _ c: Matrix, accumulate: Bool) {
     checkShapes(a, b, c)
     let threads = pool.threadCount
-    let rowGrain = GEMMKernel.rowGrain
-    let colGrain = GEMMKernel.colGrain
-    if c.rows >= rowGrain * threads || c.rows >= c.cols {
-      let parts = Partition.partCount(count: c.rows, grain: rowGrain, partsMax: threads)
-      pool.run(taskCount: parts) { part in
-        let rows = Partition.range(part: part, parts: parts, count: c.rows, grain: rowGrain)
-        GEMMKernel.multiply(a, b, c, accumulate: accumulate, rows: rows, cols: 0..<c.cols)
-      }
-    } else {
-      let parts = Partition.partCount(count: c.cols, grain: colGrain, partsMax: threads)
-      pool.run(taskCount: parts) { part in
-        let cols = Partition.range(part: part, parts: parts, count: c.cols, grain: colGrain)
-        GEMMKernel.multiply(a, b, c, accumulate: accumulate, rows: 0..<c.rows, cols: cols)
-      }
-    }
+    let splitRows = c.rows >= GEMMKernel.rowGrain * threads || c.rows >= c.cols
+    let count = splitRows ? c.rows : c.cols
+    let grain = splitRows ? GEMMKernel.rowGrain : GEMMKernel.colGrain
+    let parts = Partition.partCount(count: count, grain: grain, partsMax: threads)
+    let job = GEMMPartJob(a: a, b: b, c: c, accumulate: accumulate, splitRows: splitRows,
+                          parts: parts, count: count, grain: grain)
+    pool.run(taskCount: parts, job)
   }
 
   public func gemmBatched(_ a: MatrixBatch, _ b: MatrixBatch, _ c: MatrixBatch, accumulate: Bool) {
@@ -54,11 +46,36 @@ public final class ThreadedGEMM: GEMMEngine {
       return
     }
     let parts = Partition.partCount(count: c.count, grain: 1, partsMax: pool.threadCount)
-    pool.run(taskCount: parts) { part in
-      for index in Partition.range(part: part, parts: parts, count: c.count, grain: 1) {
-        let ci = c[index]
-        GEMMKernel.multiply(a[index], b[index], ci, accumulate: accumulate, rows: 0..<ci.rows, cols: 0..<ci.cols)
-      }
+    pool.run(taskCount: parts, GEMMBatchPartJob(a: a, b: b, c: c, accumulate: accumulate, parts: parts))
+  }
+}
+
+/// One static part (rows or columns of `c`) of a Tier 1 product.
+struct GEMMPartJob: ParallelJob {
+  let a: Matrix, b: Matrix, c: Matrix
+  let accumulate: Bool
+  let splitRows: Bool
+  let parts: Int, count: Int, grain: Int
+
+  func run(task: Int) {
+    let range = Partition.range(part: task, parts: parts, count: count, grain: grain)
+    let rows = splitRows ? range : 0..<c.rows
+    let cols = splitRows ? 0..<c.cols : range
+    GEMMKernel.multiply(a, b, c, accumulate: accumulate, rows: rows, cols: cols)
+  }
+}
+
+/// One static part (batch items) of a Tier 1 batched product.
+struct GEMMBatchPartJob: ParallelJob {
+  let a: MatrixBatch, b: MatrixBatch, c: MatrixBatch
+  let accumulate: Bool
+  let parts: Int
+
+  func run(task: Int) {
+    for index in Partition.range(part: task, parts: parts, count: c.count, grain: 1) {
+      let output = c[index]
+      GEMMKernel.multiply(a[index], b[index], output, accumulate: accumulate,
+                          rows: 0..<output.rows, cols: 0..<output.cols)
     }
   }
 }

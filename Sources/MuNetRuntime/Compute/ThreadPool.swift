@@ -7,10 +7,10 @@ import Darwin
 /// The engine's own thread pool: `threadCount - 1` parked workers plus the calling thread.
 ///
 /// ``run(taskCount:_:)`` deals task `t` to worker `t % threadCount` (a static assignment, fixed
-/// before anything runs) and returns when all tasks are done. Tasks must write disjoint outputs;
-/// then which thread ran a task cannot change a bit of the result. A run makes no heap
-/// allocation: the job is a non-escaping closure parked in a field for the duration of the call.
-/// Runs must not be nested or issued from two threads at once (asserted).
+/// before anything runs; worker 0 is the caller) and returns when all tasks are done. Tasks must
+/// write disjoint outputs; then which thread ran a task cannot change a bit of the result. A run
+/// makes no heap allocation. Runs must not be nested or issued from two threads at once
+/// (checked).
 public final class ThreadPool: @unchecked Sendable {
   public static let threadCountMax = 64
 
@@ -25,7 +25,8 @@ public final class ThreadPool: @unchecked Sendable {
   private var generation = 0
   private var workersRemaining = 0
   private var shuttingDown = false
-  private var job: ((Int) -> Void)?
+  private var jobAddress: UnsafeRawPointer?
+  private var jobType: (any ParallelJob.Type)?
   private var jobTaskCount = 0
   private var running = false
 
@@ -53,39 +54,48 @@ public final class ThreadPool: @unchecked Sendable {
     doneCondition.deallocate()
   }
 
-  /// Runs `body(t)` for every `t` in `0..<taskCount` and returns when all have finished.
-  public func run(taskCount: Int, _ body: (Int) -> Void) {
+  /// Runs `job.run(task:)` for every task in `0..<taskCount`; returns when all have finished.
+  ///
+  /// The job is a value on the caller's stack, handed to the workers by address together with
+  /// its type (no closure conversion, which would allocate a context on every call).
+  public func run<Job: ParallelJob>(taskCount: Int, _ job: Job) {
     precondition(taskCount >= 0)
     if threadCount == 1 || taskCount <= 1 {
-      for task in 0..<taskCount { body(task) }
+      for task in 0..<taskCount { job.run(task: task) }
       return
     }
-    withoutActuallyEscaping(body) { escapable in
+    withUnsafePointer(to: job) { pointer in
       pthread_mutex_lock(mutex)
       precondition(!running, "ThreadPool.run is not reentrant")
       running = true
-      job = escapable
+      jobAddress = UnsafeRawPointer(pointer)
+      jobType = Job.self
       jobTaskCount = taskCount
       workersRemaining = threadCount - 1
       generation &+= 1
       pthread_cond_broadcast(startCondition)
       pthread_mutex_unlock(mutex)
 
-      ThreadPool.runTasks(of: escapable, worker: 0, threadCount: threadCount, taskCount: taskCount)
+      ThreadPool.runTasks(Job.self, at: UnsafeRawPointer(pointer), worker: 0,
+                          threadCount: threadCount, taskCount: taskCount)
 
       pthread_mutex_lock(mutex)
       while workersRemaining > 0 { pthread_cond_wait(doneCondition, mutex) }
-      job = nil
+      jobAddress = nil
+      jobType = nil
       running = false
       pthread_mutex_unlock(mutex)
     }
   }
 
   @inline(__always)
-  private static func runTasks(of body: (Int) -> Void, worker: Int, threadCount: Int, taskCount: Int) {
+  private static func runTasks(
+    _ type: any ParallelJob.Type, at address: UnsafeRawPointer,
+    worker: Int, threadCount: Int, taskCount: Int
+  ) {
     var task = worker
     while task < taskCount {
-      body(task)
+      type.run(at: address, task: task)
       task += threadCount
     }
   }
@@ -102,13 +112,12 @@ public final class ThreadPool: @unchecked Sendable {
         return
       }
       seenGeneration = generation
-      var body = job
+      let address = jobAddress!
+      let type = jobType!
       let taskCount = jobTaskCount
       pthread_mutex_unlock(mutex)
 
-      ThreadPool.runTasks(of: body!, worker: worker, threadCount: threadCount, taskCount: taskCount)
-      // Drop our reference before reporting done: the closure only lives for the caller's run.
-      body = nil
+      ThreadPool.runTasks(type, at: address, worker: worker, threadCount: threadCount, taskCount: taskCount)
 
       pthread_mutex_lock(mutex)
       workersRemaining -= 1
@@ -136,5 +145,20 @@ public final class ThreadPool: @unchecked Sendable {
     }, start)
     precondition(status == 0, "pthread_create failed with status \(status)")
     threads.append(thread)
+  }
+}
+
+/// A unit of parallel work: `run(task:)` is called once for each task index of a
+/// ``ThreadPool/run(taskCount:_:)``, possibly on different threads at once. A job is a small
+/// struct that carries its inputs explicitly (views, sizes), so handing it out allocates nothing.
+public protocol ParallelJob {
+  func run(task: Int)
+}
+
+extension ParallelJob {
+  /// Runs task `task` of the job of this type stored at `address`.
+  @inline(__always)
+  static func run(at address: UnsafeRawPointer, task: Int) {
+    address.assumingMemoryBound(to: Self.self).pointee.run(task: task)
   }
 }

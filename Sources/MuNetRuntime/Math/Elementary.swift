@@ -32,7 +32,7 @@ public enum Elementary {
     if x.isNaN { return x }
     if x > 10 { return 1 }
     if x < -10 { return -1 }
-    let e2 = Double(exp(2 * x))
+    let e2 = Double(Elementary.exp(2 * x))
     return Float((e2 - 1) / (e2 + 1))
   }
 
