@@ -15,41 +15,33 @@
 /// k1 += 0xBB67AE85 (sqrt(3) - 1), both mod 2^32. Checked against Random123's `tests/kat_vectors`
 /// (golden/philox4x32-10.json).
 public enum Philox4x32 {
-  /// The multipliers of the two 32×32→64-bit products in each round.
-  public static let multipliers: SIMD2<UInt32> = [0xD251_1F53, 0xCD9E_8D57]
-  /// The key schedule's increments (Weyl sequence).
-  public static let keyIncrements: SIMD2<UInt32> = [0x9E37_79B9, 0xBB67_AE85]
-  /// The round count of the standard Philox4x32-10.
-  public static let standardRounds = 10
-
   /// Philox4x32-10 of one 128-bit `counter` (words c0...c3) under the 64-bit `key` (k0, k1).
   @inlinable
   public static func block(counter: SIMD4<UInt32>, key: SIMD2<UInt32>) -> SIMD4<UInt32> {
-    block(counter: counter, key: key, rounds: standardRounds)
+    block(counter: counter, key: key, rounds: 10)
   }
 
   /// Philox4x32 with an explicit round count: only for checking the round schedule against the
   /// published 7-round vectors. Engine code uses ``block(counter:key:)`` (10 rounds).
+  ///
+  /// Written on scalar words: Swift's `SIMD4` element shuffles made it about 8× slower.
   @inlinable
   public static func block(counter: SIMD4<UInt32>, key: SIMD2<UInt32>, rounds: Int) -> SIMD4<UInt32> {
     precondition(rounds >= 1, "Philox needs at least one round")
-    var c = counter
-    var k = key
+    var (c0, c1, c2, c3) = (counter[0], counter[1], counter[2], counter[3])
+    var (k0, k1) = (key[0], key[1])
     for round in 0..<rounds {
-      if round > 0 { k &+= keyIncrements }
-      c = singleRound(c, key: k)
+      if round > 0 {
+        k0 &+= 0x9E37_79B9
+        k1 &+= 0xBB67_AE85
+      }
+      let product0 = UInt64(0xD251_1F53 as UInt32) &* UInt64(c0)
+      let product1 = UInt64(0xCD9E_8D57 as UInt32) &* UInt64(c2)
+      (c0, c1, c2, c3) = (
+        UInt32(truncatingIfNeeded: product1 >> 32) ^ c1 ^ k0, UInt32(truncatingIfNeeded: product1),
+        UInt32(truncatingIfNeeded: product0 >> 32) ^ c3 ^ k1, UInt32(truncatingIfNeeded: product0)
+      )
     }
-    return c
-  }
-
-  @inlinable
-  static func singleRound(_ c: SIMD4<UInt32>, key k: SIMD2<UInt32>) -> SIMD4<UInt32> {
-    let product0 = UInt64(multipliers[0]) &* UInt64(c[0])
-    let product1 = UInt64(multipliers[1]) &* UInt64(c[2])
-    let hi0 = UInt32(truncatingIfNeeded: product0 >> 32)
-    let lo0 = UInt32(truncatingIfNeeded: product0)
-    let hi1 = UInt32(truncatingIfNeeded: product1 >> 32)
-    let lo1 = UInt32(truncatingIfNeeded: product1)
-    return SIMD4(hi1 ^ c[1] ^ k[0], lo1, hi0 ^ c[3] ^ k[1], lo0)
+    return SIMD4(c0, c1, c2, c3)
   }
 }

@@ -46,7 +46,14 @@ public struct RandomStream: Sendable {
       positionInBlock = 0
       block = RandomStream.block(blockNumber, key: key)
     }
-    let word = block[positionInBlock]
+    // A switch rather than `block[positionInBlock]`: dynamic SIMD indexing spills to memory.
+    let word: UInt32
+    switch positionInBlock {
+    case 0: word = block.x
+    case 1: word = block.y
+    case 2: word = block.z
+    default: word = block.w
+    }
     positionInBlock += 1
     return word
   }

@@ -67,8 +67,8 @@ public struct StreamKey: Hashable, Sendable, CustomStringConvertible {
     var valueHash = FNV1a64()
     valueHash.add(3)
     valueHash.add(value.utf8)
-    return derive(
-      value: valueHash.state, componentHash: StreamKey.componentHash(kind: 3, label: label, stringValue: value))
+    let componentHash = StreamKey.componentHash(kind: 3, label: label, stringValue: value)
+    return derive(value: valueHash.state, componentHash: componentHash)
   }
 
   /// A stream positioned at its first word.
