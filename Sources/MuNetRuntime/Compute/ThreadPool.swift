@@ -16,42 +16,25 @@ public final class ThreadPool: @unchecked Sendable {
 
   public let threadCount: Int
 
-  private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-  private let startCondition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-  private let doneCondition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+  /// What the workers see. Kept apart from the pool object so that a worker never holds a
+  /// reference to a pool that is being deinitialised.
+  private let shared: PoolShared
   private var threads: [pthread_t] = []
-
-  // Guarded by `mutex`.
-  private var generation = 0
-  private var workersRemaining = 0
-  private var shuttingDown = false
-  private var jobAddress: UnsafeRawPointer?
-  private var jobType: (any ParallelJob.Type)?
-  private var jobTaskCount = 0
-  private var running = false
 
   public init(threadCount: Int) {
     precondition(threadCount >= 1 && threadCount <= ThreadPool.threadCountMax,
                  "thread count \(threadCount) outside 1...\(ThreadPool.threadCountMax)")
     self.threadCount = threadCount
-    pthread_mutex_init(mutex, nil)
-    pthread_cond_init(startCondition, nil)
-    pthread_cond_init(doneCondition, nil)
-    for worker in 1..<max(threadCount, 1) { spawn(worker: worker) }
+    shared = PoolShared(threadCount: threadCount)
+    for worker in 1..<threadCount { spawn(worker: worker) }
   }
 
   deinit {
-    pthread_mutex_lock(mutex)
-    shuttingDown = true
-    pthread_cond_broadcast(startCondition)
-    pthread_mutex_unlock(mutex)
+    shared.lock()
+    shared.shuttingDown = true
+    pthread_cond_broadcast(shared.startCondition)
+    shared.unlock()
     for thread in threads { pthread_join(thread, nil) }
-    pthread_cond_destroy(startCondition)
-    pthread_cond_destroy(doneCondition)
-    pthread_mutex_destroy(mutex)
-    mutex.deallocate()
-    startCondition.deallocate()
-    doneCondition.deallocate()
   }
 
   /// Runs `job.run(task:)` for every task in `0..<taskCount`; returns when all have finished.
@@ -65,31 +48,87 @@ public final class ThreadPool: @unchecked Sendable {
       return
     }
     withUnsafePointer(to: job) { pointer in
-      pthread_mutex_lock(mutex)
-      precondition(!running, "ThreadPool.run is not reentrant")
-      running = true
-      jobAddress = UnsafeRawPointer(pointer)
-      jobType = Job.self
-      jobTaskCount = taskCount
-      workersRemaining = threadCount - 1
-      generation &+= 1
-      pthread_cond_broadcast(startCondition)
-      pthread_mutex_unlock(mutex)
+      let address = UnsafeRawPointer(pointer)
+      shared.lock()
+      precondition(!shared.running, "ThreadPool.run is not reentrant")
+      shared.running = true
+      shared.jobAddress = address
+      shared.jobType = Job.self
+      shared.jobTaskCount = taskCount
+      shared.workersRemaining = threadCount - 1
+      shared.generation &+= 1
+      pthread_cond_broadcast(shared.startCondition)
+      shared.unlock()
 
-      ThreadPool.runTasks(Job.self, at: UnsafeRawPointer(pointer), worker: 0,
-                          threadCount: threadCount, taskCount: taskCount)
+      PoolShared.runTasks(Job.self, at: address, worker: 0, threadCount: threadCount, taskCount: taskCount)
 
-      pthread_mutex_lock(mutex)
-      while workersRemaining > 0 { pthread_cond_wait(doneCondition, mutex) }
-      jobAddress = nil
-      jobType = nil
-      running = false
-      pthread_mutex_unlock(mutex)
+      shared.lock()
+      while shared.workersRemaining > 0 { pthread_cond_wait(shared.doneCondition, shared.mutex) }
+      shared.jobAddress = nil
+      shared.jobType = nil
+      shared.running = false
+      shared.unlock()
     }
   }
 
+  private final class WorkerStart {
+    let shared: PoolShared
+    let worker: Int
+    init(shared: PoolShared, worker: Int) {
+      self.shared = shared
+      self.worker = worker
+    }
+  }
+
+  private func spawn(worker: Int) {
+    let start = Unmanaged.passRetained(WorkerStart(shared: shared, worker: worker)).toOpaque()
+    var thread = pthread_t()
+    let status = pthread_create(&thread, nil, { raw in
+      let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
+      start.shared.workerLoop(worker: start.worker)
+      return nil
+    }, start)
+    precondition(status == 0, "pthread_create failed with status \(status)")
+    threads.append(thread)
+  }
+}
+
+/// The state a pool shares with its workers; every `var` is guarded by `mutex`.
+private final class PoolShared: @unchecked Sendable {
+  let threadCount: Int
+  let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+  let startCondition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+  let doneCondition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+  var generation = 0
+  var workersRemaining = 0
+  var shuttingDown = false
+  var running = false
+  var jobAddress: UnsafeRawPointer?
+  var jobType: (any ParallelJob.Type)?
+  var jobTaskCount = 0
+
+  init(threadCount: Int) {
+    self.threadCount = threadCount
+    pthread_mutex_init(mutex, nil)
+    pthread_cond_init(startCondition, nil)
+    pthread_cond_init(doneCondition, nil)
+  }
+
+  deinit {
+    pthread_cond_destroy(startCondition)
+    pthread_cond_destroy(doneCondition)
+    pthread_mutex_destroy(mutex)
+    mutex.deallocate()
+    startCondition.deallocate()
+    doneCondition.deallocate()
+  }
+
+  func lock() { pthread_mutex_lock(mutex) }
+  func unlock() { pthread_mutex_unlock(mutex) }
+
   @inline(__always)
-  private static func runTasks(
+  static func runTasks(
     _ type: any ParallelJob.Type, at address: UnsafeRawPointer,
     worker: Int, threadCount: Int, taskCount: Int
   ) {
@@ -100,51 +139,30 @@ public final class ThreadPool: @unchecked Sendable {
     }
   }
 
-  private func workerLoop(worker: Int) {
+  func workerLoop(worker: Int) {
     var seenGeneration = 0
     while true {
-      pthread_mutex_lock(mutex)
+      lock()
       while generation == seenGeneration && !shuttingDown {
         pthread_cond_wait(startCondition, mutex)
       }
       if shuttingDown {
-        pthread_mutex_unlock(mutex)
+        unlock()
         return
       }
       seenGeneration = generation
       let address = jobAddress!
       let type = jobType!
       let taskCount = jobTaskCount
-      pthread_mutex_unlock(mutex)
+      unlock()
 
-      ThreadPool.runTasks(type, at: address, worker: worker, threadCount: threadCount, taskCount: taskCount)
+      PoolShared.runTasks(type, at: address, worker: worker, threadCount: threadCount, taskCount: taskCount)
 
-      pthread_mutex_lock(mutex)
+      lock()
       workersRemaining -= 1
       if workersRemaining == 0 { pthread_cond_signal(doneCondition) }
-      pthread_mutex_unlock(mutex)
+      unlock()
     }
-  }
-
-  private final class WorkerStart {
-    unowned let pool: ThreadPool
-    let worker: Int
-    init(pool: ThreadPool, worker: Int) {
-      self.pool = pool
-      self.worker = worker
-    }
-  }
-
-  private func spawn(worker: Int) {
-    let start = Unmanaged.passRetained(WorkerStart(pool: self, worker: worker)).toOpaque()
-    var thread = pthread_t()
-    let status = pthread_create(&thread, nil, { raw in
-      let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
-      start.pool.workerLoop(worker: start.worker)
-      return nil
-    }, start)
-    precondition(status == 0, "pthread_create failed with status \(status)")
-    threads.append(thread)
   }
 }
 
