@@ -126,11 +126,16 @@ public final class ThreadPool: @unchecked Sendable {
     }
   }
 
+  /// What a new worker thread needs. It refers to the pool *without* a strong reference: a
+  /// worker that retained its pool would keep it alive forever (its loop never ends while the
+  /// pool lives), and an `unowned` reference traps when a worker starts after the pool's last
+  /// user has let go. Neither is needed: `deinit` joins every worker before the pool's memory
+  /// goes away, so a worker may use the pool, even during `deinit`, until it sees `shuttingDown`.
   private final class WorkerStart {
-    unowned let pool: ThreadPool
+    let pool: Unmanaged<ThreadPool>
     let worker: Int
     init(pool: ThreadPool, worker: Int) {
-      self.pool = pool
+      self.pool = Unmanaged.passUnretained(pool)
       self.worker = worker
     }
   }
@@ -140,7 +145,7 @@ public final class ThreadPool: @unchecked Sendable {
     var thread = pthread_t()
     let status = pthread_create(&thread, nil, { raw in
       let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
-      start.pool.workerLoop(worker: start.worker)
+      start.pool._withUnsafeGuaranteedRef { $0.workerLoop(worker: start.worker) }
       return nil
     }, start)
     precondition(status == 0, "pthread_create failed with status \(status)")
