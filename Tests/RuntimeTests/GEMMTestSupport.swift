@@ -93,6 +93,16 @@ final class TestMatrix {
 
   /// Every stored float's bits, including the padding around the view.
   var bits: [UInt32] { storage.map(\.bitPattern) }
+
+  /// The bits of the stored floats that are not elements of the view.
+  var bitsOutsideView: [UInt32] {
+    var inView = [Bool](repeating: false, count: storage.count)
+    let offset = view.base - storage.baseAddress!
+    for i in 0..<view.rows {
+      for j in 0..<view.cols { inView[offset + i * view.rowStride + j * view.colStride] = true }
+    }
+    return storage.indices.filter { !inView[$0] }.map { storage[$0].bitPattern }
+  }
 }
 
 /// One random product: operands, the output before the product, and a sub-range.
@@ -101,21 +111,36 @@ struct RandomProduct: CustomStringConvertible {
   let b: TestMatrix
   let c: TestMatrix
   let accumulate: Bool
-  let rows: Range<Int>
-  let cols: Range<Int>
+  private(set) var rows: Range<Int>
+  private(set) var cols: Range<Int>
   let layouts: (TestLayout, TestLayout, TestLayout)
 
+  /// Random layouts, accumulation and (when `subRanges`) output ranges, all from `seed`.
   init(m: Int, k: Int, n: Int, seed: UInt64, subRanges: Bool) {
     var rng = SplitMix64(seed: seed)
     let all = TestLayout.allCases
-    layouts = (all[rng.int(in: 0...all.count - 1)], all[rng.int(in: 0...all.count - 1)],
-               all[rng.int(in: 0...all.count - 1)])
+    let layouts = (all[rng.int(in: 0...all.count - 1)], all[rng.int(in: 0...all.count - 1)],
+                   all[rng.int(in: 0...all.count - 1)])
+    let accumulate = rng.bool()
+    self.init(m: m, k: k, n: n, layouts: layouts, accumulate: accumulate, rng: &rng)
+    if subRanges {
+      rows = RandomProduct.subRange(of: m, rng: &rng)
+      cols = RandomProduct.subRange(of: n, rng: &rng)
+    }
+  }
+
+  /// Given layouts and accumulation, random contents; the whole output range.
+  init(
+    m: Int, k: Int, n: Int, layouts: (TestLayout, TestLayout, TestLayout), accumulate: Bool,
+    rng: inout SplitMix64
+  ) {
+    self.layouts = layouts
     a = TestMatrix(rows: m, cols: k, layout: layouts.0, rng: &rng)
     b = TestMatrix(rows: k, cols: n, layout: layouts.1, rng: &rng)
     c = TestMatrix(rows: m, cols: n, layout: layouts.2, rng: &rng)
-    accumulate = rng.bool()
-    rows = subRanges ? RandomProduct.subRange(of: m, rng: &rng) : 0..<m
-    cols = subRanges ? RandomProduct.subRange(of: n, rng: &rng) : 0..<n
+    self.accumulate = accumulate
+    rows = 0..<m
+    cols = 0..<n
   }
 
   private static func subRange(of count: Int, rng: inout SplitMix64) -> Range<Int> {

@@ -90,8 +90,14 @@ private func extent(_ rng: inout SplitMix64) -> Int {
       count: 60, input: Gen.int(in: 0...70), Gen.int(in: 0...70), Gen.int(in: 0...70), Gen.uint64()
     ) { m, k, n, seed in
       let product = RandomProduct(m: m, k: k, n: n, seed: seed, subRanges: false)
+      // The definition, then Tier 0 and every Tier 1 pool against it.
       let expected = TestMatrix(copying: product.c)
-      ReferenceGEMM().gemm(product.a.view, product.b.view, expected.view, accumulate: product.accumulate)
+      GEMMReference.multiply(
+        product.a.view, product.b.view, expected.view, accumulate: product.accumulate,
+        rows: 0..<m, cols: 0..<n)
+      let tier0 = TestMatrix(copying: product.c)
+      ReferenceGEMM().gemm(product.a.view, product.b.view, tier0.view, accumulate: product.accumulate)
+      #expect(tier0.bits == expected.bits, "reference: \(product)")
       for engine in engines {
         let actual = TestMatrix(copying: product.c)
         engine.gemm(product.a.view, product.b.view, actual.view, accumulate: product.accumulate)
