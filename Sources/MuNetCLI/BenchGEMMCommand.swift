@@ -76,8 +76,7 @@ struct BenchGEMMCommand: ParsableCommand {
     let medians = samples.map(BenchTimer.median)
     return BenchGEMMResult(
       shape: shape.label, tier0: medians[0], tier1: medians[1], blas1: medians[2],
-      blasThreads: medians[3], tier1BitwiseEqual: check.tier1BitwiseEqual,
-      blasBoundRatio: check.blasBoundRatio, blasBoundPassed: check.blasBoundPassed)
+      blasThreads: medians[3], check: check)
   }
 
   private func printJSON(_ results: [BenchGEMMResult], engines: [any GEMMEngine]) throws {
@@ -148,6 +147,8 @@ struct BenchOperands {
     var tier1BitwiseEqual: Bool
     var blasBoundRatio: Double
     var blasBoundPassed: Bool
+    /// Measured, never promised: OpenBLAS on 1 thread and on `threads` gave the same bits.
+    var blasThreadsBitwiseEqual: Bool
   }
 
   /// Tier 1 against Tier 0 bitwise; every OpenBLAS engine against Tier 0 within the bound.
@@ -170,7 +171,9 @@ struct BenchOperands {
         passed = passed && report.passed
       }
     }
-    return Check(tier1BitwiseEqual: tier1Equal, blasBoundRatio: ratio, blasBoundPassed: passed)
+    return Check(
+      tier1BitwiseEqual: tier1Equal, blasBoundRatio: ratio, blasBoundPassed: passed,
+      blasThreadsBitwiseEqual: outputs[2].map(\.bitPattern) == outputs[3].map(\.bitPattern))
   }
 }
 
@@ -218,10 +221,11 @@ struct BenchGEMMResult: Codable {
   var tier1BitwiseEqual: Bool
   var blasBoundRatio: Double
   var blasBoundPassed: Bool
+  var blasThreadsBitwiseEqual: Bool
 
   init(
     shape: String, tier0: Double, tier1: Double, blas1: Double, blasThreads: Double,
-    tier1BitwiseEqual: Bool, blasBoundRatio: Double, blasBoundPassed: Bool
+    check: BenchOperands.Check
   ) {
     self.shape = shape
     self.tier0 = tier0
@@ -230,9 +234,10 @@ struct BenchGEMMResult: Codable {
     self.blasThreads = blasThreads
     tier0OverBlas1 = tier0 / blas1
     tier1OverBlasThreads = tier1 / blasThreads
-    self.tier1BitwiseEqual = tier1BitwiseEqual
-    self.blasBoundRatio = blasBoundRatio
-    self.blasBoundPassed = blasBoundPassed
+    tier1BitwiseEqual = check.tier1BitwiseEqual
+    blasBoundRatio = check.blasBoundRatio
+    blasBoundPassed = check.blasBoundPassed
+    blasThreadsBitwiseEqual = check.blasThreadsBitwiseEqual
   }
 }
 
@@ -262,6 +267,7 @@ struct BenchGEMMTable {
   func printRow(_ r: BenchGEMMResult) {
     let check = (r.tier1BitwiseEqual ? "t1==t0" : "T1!=T0")
       + (r.blasBoundPassed ? " bound ok " : " BOUND FAIL ") + String(format: "(%.3f)", r.blasBoundRatio)
+      + (r.blasThreadsBitwiseEqual ? " b1==b\(threads)" : " b1!=b\(threads)")
     let cells = [
       String(format: "%.1f", r.tier0), String(format: "%.1f", r.tier1),
       String(format: "%.1f", r.blas1), String(format: "%.1f", r.blasThreads),

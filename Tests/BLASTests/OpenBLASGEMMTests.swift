@@ -76,7 +76,8 @@ private func compare(
     var rng = SplitMix64(seed: 0xBA7)
     let (count, m, k, n) = (5, 9, 33, 17)
     let products = (0..<count).map { _ in
-      RandomProduct(m: m, k: k, n: n, layouts: (.rowMajor, .transposed, .rowMajor), accumulate: true, rng: &rng)
+      RandomProduct(
+        m: m, k: k, n: n, layouts: (.rowMajor, .transposed, .rowMajor), accumulate: true, rng: &rng)
     }
     // Lay the batch out as one buffer per operand, `stride` floats apart.
     let batches = [0, 1, 2].map { operand in
