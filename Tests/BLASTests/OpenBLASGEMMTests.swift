@@ -100,11 +100,33 @@ private func compare(
     #expect(engine.name == "openblas(core=\(MuNetBLASInfo.coreName), threads=1, \(MuNetBLASInfo.version))")
     #expect(MuNetBLASInfo.version.split(separator: ".").count == 3)
     #expect(MuNetBLASInfo.coreName != "unknown")
+  }
+
+  @Test func computeBlasUsesOpenBLASAndAPoolOfTheSameSize() {
     let compute = Compute.blas(threads: 2)
     #expect(compute.tier == .blas)
     #expect(compute.threadCount == 2)
     #expect(compute.pool?.threadCount == 2)
+    #expect(compute.gemmEngine is OpenBLASGEMM)
     #expect(compute.gemmEngine.name.contains("threads=2"))
+    // Non-GEMM work runs on the pool: every index is visited once. (This also lets the pool's
+    // workers start before it is released.)
+    let visits = UnsafeMutablePointer<Int>.allocate(capacity: 12)
+    defer { visits.deallocate() }
+    visits.initialize(repeating: 0, count: 12)
+    compute.parallelFor(count: 12, grain: 1) { range in
+      for index in range { visits[index] += 1 }
+    }
+    #expect((0..<12).allSatisfy { visits[$0] == 1 })
+    var rng = SplitMix64(seed: 21)
+    let product = RandomProduct(
+      m: 30, k: 20, n: 10, layouts: (.rowMajor, .rowMajor, .rowMajor), accumulate: false, rng: &rng)
+    let reference = TestMatrix(copying: product.c)
+    ReferenceGEMM().gemm(product.a.view, product.b.view, reference.view, accumulate: false)
+    compute.gemmEngine.gemm(product.a.view, product.b.view, product.c.view, accumulate: false)
+    let report = GEMMBound.check(
+      product.a.view, product.b.view, cOld: nil, candidate: product.c.view, reference: reference.view)
+    #expect(report.passed)
   }
 }
 

@@ -85,7 +85,7 @@ private func extent(_ rng: inout SplitMix64) -> Int {
   static let threadCounts = [1, 2, 3, 4, 7]
 
   @Test func equalsReferenceBitwiseForEveryThreadCount() async {
-    let engines = Self.threadCounts.map { ThreadedGEMM(pool: ThreadPool(threadCount: $0)) }
+    let engines = Self.threadCounts.map { ThreadedGEMM(pool: startedPool(threadCount: $0)) }
     await propertyCheck(
       count: 60, input: Gen.int(in: 0...70), Gen.int(in: 0...70), Gen.int(in: 0...70), Gen.uint64()
     ) { m, k, n, seed in
@@ -107,7 +107,7 @@ private func extent(_ rng: inout SplitMix64) -> Int {
   }
 
   @Test func batchedEqualsReferenceBitwiseForEveryThreadCount() {
-    let engines = Self.threadCounts.map { ThreadedGEMM(pool: ThreadPool(threadCount: $0)) }
+    let engines = Self.threadCounts.map { ThreadedGEMM(pool: startedPool(threadCount: $0)) }
     var rng = SplitMix64(seed: 0xBA7C)
     for _ in 0..<40 {
       let count = rng.int(in: 0...9)
@@ -125,6 +125,14 @@ private func extent(_ rng: inout SplitMix64) -> Int {
       }
     }
   }
+}
+
+/// A pool whose workers have all started. (A `ThreadPool` released before its workers start
+/// crashes on their `unowned` back-reference; one run with every worker avoids that.)
+private func startedPool(threadCount: Int) -> ThreadPool {
+  let pool = ThreadPool(threadCount: threadCount)
+  pool.run(taskCount: threadCount) { _ in }
+  return pool
 }
 
 /// `count` matrices, each dense row-major or transposed, `batchStride` apart with gaps.
