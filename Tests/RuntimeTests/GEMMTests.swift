@@ -85,7 +85,9 @@ private func extent(_ rng: inout SplitMix64) -> Int {
   static let threadCounts = [1, 2, 3, 4, 7]
 
   @Test func equalsReferenceBitwiseForEveryThreadCount() async {
-    let engines = Self.threadCounts.map { ThreadedGEMM(pool: startedPool(threadCount: $0)) }
+    let engines = Self.threadCounts.map {
+      ThreadedGEMM(pool: startedPool(threadCount: $0), multiplyAddsPerThreadMin: 1)
+    }
     await propertyCheck(
       count: 60, input: Gen.int(in: 0...70), Gen.int(in: 0...70), Gen.int(in: 0...70), Gen.uint64()
     ) { m, k, n, seed in
@@ -106,8 +108,23 @@ private func extent(_ rng: inout SplitMix64) -> Int {
     }
   }
 
+  /// With the default work threshold small products stay on one thread and large ones split;
+  /// the bits are Tier 0's either way.
+  @Test(arguments: [(49, 16, 49), (200, 300, 64), (64, 900, 64)])
+  func defaultThresholdEqualsReferenceBitwise(shape: (Int, Int, Int)) {
+    let engine = ThreadedGEMM(pool: startedPool(threadCount: 4))
+    let product = RandomProduct(m: shape.0, k: shape.1, n: shape.2, seed: 77, subRanges: false)
+    let expected = TestMatrix(copying: product.c)
+    ReferenceGEMM().gemm(product.a.view, product.b.view, expected.view, accumulate: product.accumulate)
+    let actual = TestMatrix(copying: product.c)
+    engine.gemm(product.a.view, product.b.view, actual.view, accumulate: product.accumulate)
+    #expect(actual.bits == expected.bits, "\(product)")
+  }
+
   @Test func batchedEqualsReferenceBitwiseForEveryThreadCount() {
-    let engines = Self.threadCounts.map { ThreadedGEMM(pool: startedPool(threadCount: $0)) }
+    let engines = Self.threadCounts.map {
+      ThreadedGEMM(pool: startedPool(threadCount: $0), multiplyAddsPerThreadMin: 1)
+    }
     var rng = SplitMix64(seed: 0xBA7C)
     for _ in 0..<40 {
       let count = rng.int(in: 0...9)

@@ -21,17 +21,34 @@ public final class ReferenceGEMM: GEMMEngine {
 ///
 /// Rows or columns of `c` are split, in multiples of the kernel's 6 × 16 tile, whichever gives
 /// the busiest thread fewer tiles (rows on a near tie: each thread then reads only its rows of
-/// `a`); batches are split by batch item. Each output's FMA chain is the same as in Tier 0,
-/// so the bits are too, whatever the split.
+/// `a`); batches are split by batch item. Small products use fewer threads (see
+/// ``multiplyAddsPerThreadMin``). Each output's FMA chain is the same as in Tier 0, so the bits
+/// are too, whatever the split.
 public final class ThreadedGEMM: GEMMEngine {
+  /// Waking a parked worker costs about 5–60 µs on the project's 2-vCPU VMs (more when the
+  /// other vCPU is busy), about the time of 2^20 multiply-adds; smaller shares are not worth it.
+  public static let defaultMultiplyAddsPerThreadMin = 1 << 20
+
   public let pool: ThreadPool
+  /// A product of `m·n·k` multiply-adds uses at most `m·n·k / multiplyAddsPerThreadMin` threads.
+  public let multiplyAddsPerThreadMin: Int
   public var name: String { "threads(\(pool.threadCount))" }
 
-  public init(pool: ThreadPool) { self.pool = pool }
+  /// `multiplyAddsPerThreadMin: 1` splits every product (tests use it to exercise the splits).
+  public init(
+    pool: ThreadPool, multiplyAddsPerThreadMin: Int = ThreadedGEMM.defaultMultiplyAddsPerThreadMin
+  ) {
+    precondition(multiplyAddsPerThreadMin >= 1, "multiplyAddsPerThreadMin must be positive")
+    self.pool = pool
+    self.multiplyAddsPerThreadMin = multiplyAddsPerThreadMin
+  }
 
   public func gemm(_ a: Matrix, _ b: Matrix, _ c: Matrix, accumulate: Bool) {
     checkShapes(a, b, c)
-    let threads = pool.threadCount
+    let threads = threadCount(multiplyAdds: c.rows * c.cols * a.cols)
+    guard threads > 1 else {
+      return GEMMKernel.multiply(a, b, c, accumulate: accumulate, rows: 0..<c.rows, cols: 0..<c.cols)
+    }
     let rowGrain = GEMMKernel.rowGrain
     let colGrain = GEMMKernel.colGrain
     if ThreadedGEMM.splitsRows(rows: c.rows, cols: c.cols, threads: threads) {
@@ -49,6 +66,11 @@ public final class ThreadedGEMM: GEMMEngine {
     }
   }
 
+  /// Threads worth using for `multiplyAdds` (at least 1, at most the pool's).
+  private func threadCount(multiplyAdds: Int) -> Int {
+    max(1, min(pool.threadCount, multiplyAdds / multiplyAddsPerThreadMin))
+  }
+
   /// True when splitting rows leaves the busiest thread at most ~5% more kernel tiles than
   /// splitting columns would. E.g. 64 × 64 on 2 threads: rows give 6 × 4 = 24 tiles to the
   /// busiest thread, columns 11 × 2 = 22, so columns are split.
@@ -62,11 +84,14 @@ public final class ThreadedGEMM: GEMMEngine {
 
   public func gemmBatched(_ a: MatrixBatch, _ b: MatrixBatch, _ c: MatrixBatch, accumulate: Bool) {
     checkShapes(a, b, c)
-    guard c.count >= pool.threadCount else {
+    let first = c.first
+    let threads = threadCount(multiplyAdds: c.count * first.rows * first.cols * a.first.cols)
+    guard threads > 1 && c.count >= threads else {
+      // Few items: each product decides its own split (none when the work is small).
       for index in 0..<c.count { gemm(a[index], b[index], c[index], accumulate: accumulate) }
       return
     }
-    let parts = Partition.partCount(count: c.count, grain: 1, partsMax: pool.threadCount)
+    let parts = Partition.partCount(count: c.count, grain: 1, partsMax: threads)
     pool.run(taskCount: parts) { part in
       for index in Partition.range(part: part, parts: parts, count: c.count, grain: 1) {
         let ci = c[index]
