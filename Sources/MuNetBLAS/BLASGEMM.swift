@@ -1,10 +1,184 @@
 import COpenBLAS
 import MuNetRuntime
 
-/// Tier 2 GEMM through OpenBLAS `cblas_sgemm`. (Filled in by the Tier 2 work.)
+/// Facts about the OpenBLAS this process runs with, for run headers.
 public enum MuNetBLASInfo {
+  /// The kernel family DYNAMIC_ARCH chose for this CPU, e.g. `Cooperlake`.
   public static var coreName: String {
     guard let name = openblas_get_corename() else { return "unknown" }
     return String(cString: name)
+  }
+
+  /// The build string, e.g. `OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Cooperlake ...`.
+  public static var config: String {
+    guard let config = openblas_get_config() else { return "unknown" }
+    return String(cString: config)
+  }
+
+  /// The version number from ``config``, e.g. `0.3.21`.
+  public static var version: String {
+    let words = config.split(separator: " ")
+    guard words.count >= 2, words[0] == "OpenBLAS" else { return "unknown" }
+    return String(words[1])
+  }
+
+  /// OpenBLAS's current thread count (a process-wide setting).
+  public static var threadCount: Int { Int(openblas_get_num_threads()) }
+}
+
+/// Tier 2 matrix product: OpenBLAS `cblas_sgemm` with a pinned thread count.
+///
+/// OpenBLAS promises no bits (its blocking, kernels and K order differ from Tier 0 and may
+/// change with the CPU or version), so Tier 2 results are only checked against Tier 0 within
+/// ``GEMMBound``. Reproducibility comes from pinning: the core name, version and thread count
+/// are in ``name`` for run headers.
+///
+/// OpenBLAS's thread count is process-wide; each product sets it to this engine's count when it
+/// differs, so engines with different counts can be used one after the other (not at once).
+///
+/// Views map to `cblas_sgemm` without copies when their rows or columns are contiguous with a
+/// valid leading dimension (`colStride == 1` is `NoTrans`, `rowStride == 1` is `Trans`). A `c`
+/// whose columns are contiguous is handled as `cᵀ = bᵀ · aᵀ`. Other views are copied into a
+/// dense buffer allocated for that call (the only case where Tier 2 allocates per product).
+public final class OpenBLASGEMM: GEMMEngine {
+  public let threads: Int
+  public let name: String
+
+  /// Pins OpenBLAS to `threads` threads (1 for a deterministic, thread-count-free Tier 2 run).
+  public init(threads: Int) {
+    precondition(threads >= 1, "OpenBLAS needs at least one thread, got \(threads)")
+    self.threads = threads
+    openblas_set_num_threads(Int32(threads))
+    let actual = MuNetBLASInfo.threadCount
+    name = "openblas(core=\(MuNetBLASInfo.coreName), threads=\(actual), \(MuNetBLASInfo.version))"
+  }
+
+  public func gemm(_ a: Matrix, _ b: Matrix, _ c: Matrix, accumulate: Bool) {
+    checkShapes(a, b, c)
+    guard c.rows > 0 && c.cols > 0 else { return }
+    guard a.cols > 0 else {
+      // An empty sum: BLAS would reject lda = 0, and the answer is known.
+      if !accumulate { BLASOperands.fill(c, with: 0) }
+      return
+    }
+    if openblas_get_num_threads() != Int32(threads) { openblas_set_num_threads(Int32(threads)) }
+    BLASOperands.multiply(a, b, c, accumulate: accumulate)
+  }
+
+  public func gemmBatched(_ a: MatrixBatch, _ b: MatrixBatch, _ c: MatrixBatch, accumulate: Bool) {
+    checkShapes(a, b, c)
+    for index in 0..<c.count {
+      gemm(a[index], b[index], c[index], accumulate: accumulate)
+    }
+  }
+}
+
+extension Compute {
+  /// Tier 2: OpenBLAS for matrix products, a pool of `threads` for every other kernel.
+  ///
+  /// OpenBLAS gets the same thread count as the pool. The two never run at once (a product
+  /// is issued from the calling thread while the pool is parked, and `ThreadPool.run` returns
+  /// only when its tasks are done), so the machine is never oversubscribed, and one number,
+  /// recorded in ``Compute/gemmEngine``'s name, describes the run.
+  public static func blas(threads: Int) -> Compute {
+    Compute(tier: .blas, pool: ThreadPool(threadCount: threads), gemmEngine: OpenBLASGEMM(threads: threads))
+  }
+}
+
+/// How `Matrix` views become `cblas_sgemm` arguments.
+enum BLASOperands {
+  /// A matrix as BLAS sees it (row-major): `NoTrans` with leading dimension `ld ≥ cols`, or
+  /// `Trans` (the storage is row-major `cols × rows`) with `ld ≥ rows`.
+  struct Operand {
+    var pointer: UnsafeMutablePointer<Float>
+    var transpose: CBLAS_TRANSPOSE
+    var leadingDimension: Int32
+  }
+
+  /// The operand for `m` read in place, or nil when its layout needs a copy.
+  static func operand(_ m: Matrix) -> Operand? {
+    let limit = Int(Int32.max)
+    // A single row (column) never steps between rows (columns): any stride will do.
+    if m.colStride == 1 || m.cols <= 1 {
+      let ld = m.rows <= 1 ? max(1, m.cols) : m.rowStride
+      if ld >= max(1, m.cols) && ld <= limit {
+        return Operand(pointer: m.base, transpose: CblasNoTrans, leadingDimension: Int32(ld))
+      }
+    }
+    if m.rowStride == 1 || m.rows <= 1 {
+      let ld = m.cols <= 1 ? max(1, m.rows) : m.colStride
+      if ld >= max(1, m.rows) && ld <= limit {
+        return Operand(pointer: m.base, transpose: CblasTrans, leadingDimension: Int32(ld))
+      }
+    }
+    return nil
+  }
+
+  /// `c = (accumulate ? c : 0) + a · b` for non-empty extents.
+  static func multiply(_ a: Matrix, _ b: Matrix, _ c: Matrix, accumulate: Bool) {
+    if let out = operand(c), out.transpose == CblasNoTrans {
+      return multiplyInto(a, b, out, rows: c.rows, cols: c.cols, accumulate: accumulate)
+    }
+    if let out = operand(c.transposed), out.transpose == CblasNoTrans {
+      // cᵀ = bᵀ · aᵀ with cᵀ row-major.
+      return multiplyInto(
+        b.transposed, a.transposed, out, rows: c.cols, cols: c.rows, accumulate: accumulate)
+    }
+    let dense = DenseCopy(of: c, copyingValues: accumulate)
+    defer { dense.release() }
+    multiplyInto(a, b, dense.operand, rows: c.rows, cols: c.cols, accumulate: accumulate)
+    dense.copyBack(to: c)
+  }
+
+  /// The product into a row-major `out`, copying `a` or `b` when their layouts need it.
+  private static func multiplyInto(
+    _ a: Matrix, _ b: Matrix, _ out: Operand, rows: Int, cols: Int, accumulate: Bool
+  ) {
+    let denseA = operand(a) == nil ? DenseCopy(of: a, copyingValues: true) : nil
+    let denseB = operand(b) == nil ? DenseCopy(of: b, copyingValues: true) : nil
+    defer {
+      denseA?.release()
+      denseB?.release()
+    }
+    let left = denseA?.operand ?? operand(a)!
+    let right = denseB?.operand ?? operand(b)!
+    cblas_sgemm(
+      CblasRowMajor, left.transpose, right.transpose,
+      Int32(rows), Int32(cols), Int32(a.cols),
+      1, left.pointer, left.leadingDimension, right.pointer, right.leadingDimension,
+      accumulate ? 1 : 0, out.pointer, out.leadingDimension)
+  }
+
+  static func fill(_ c: Matrix, with value: Float) {
+    for i in 0..<c.rows {
+      for j in 0..<c.cols { c[i, j] = value }
+    }
+  }
+
+  /// A dense row-major copy of a view whose layout BLAS cannot take.
+  struct DenseCopy {
+    let matrix: Matrix
+
+    init(of source: Matrix, copyingValues: Bool) {
+      let count = max(1, source.rows * source.cols)
+      let base = UnsafeMutablePointer<Float>.allocate(capacity: count)
+      base.initialize(repeating: 0, count: count)
+      matrix = Matrix(base: base, rows: source.rows, cols: source.cols)
+      if copyingValues { copy(source, to: matrix) }
+    }
+
+    var operand: Operand {
+      Operand(pointer: matrix.base, transpose: CblasNoTrans, leadingDimension: Int32(max(1, matrix.cols)))
+    }
+
+    func copyBack(to target: Matrix) { copy(matrix, to: target) }
+
+    func release() { matrix.base.deallocate() }
+
+    private func copy(_ source: Matrix, to target: Matrix) {
+      for i in 0..<source.rows {
+        for j in 0..<source.cols { target[i, j] = source[i, j] }
+      }
+    }
   }
 }

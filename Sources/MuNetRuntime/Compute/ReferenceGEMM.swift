@@ -19,18 +19,37 @@ public final class ReferenceGEMM: GEMMEngine {
 
 /// Tier 1 matrix product: the Tier 0 kernel over a static partition of the outputs.
 ///
-/// Rows of `c` are split when there are enough of them, else columns; batches are split by
-/// batch item. Each output's FMA chain is the same as in Tier 0, so the bits are too.
+/// Rows or columns of `c` are split, in multiples of the kernel's 6 × 16 tile, whichever gives
+/// the busiest thread fewer tiles (rows on a near tie: each thread then reads only its rows of
+/// `a`); batches are split by batch item. Small products use fewer threads (see
+/// ``multiplyAddsPerThreadMin``). Each output's FMA chain is the same as in Tier 0, so the bits
+/// are too, whatever the split.
 public final class ThreadedGEMM: GEMMEngine {
+  /// Waking a parked worker costs about 5–60 µs on the project's 2-vCPU VMs (more when the
+  /// other vCPU is busy), about the time of 2^20 multiply-adds; smaller shares are not worth it.
+  public static let defaultMultiplyAddsPerThreadMin = 1 << 20
+
   public let pool: ThreadPool
+  /// A product of `m·n·k` multiply-adds uses at most `m·n·k / multiplyAddsPerThreadMin` threads.
+  public let multiplyAddsPerThreadMin: Int
   public var name: String { "threads(\(pool.threadCount))" }
 
-  public init(pool: ThreadPool) { self.pool = pool }
+  /// `multiplyAddsPerThreadMin: 1` splits every product (tests use it to exercise the splits).
+  public init(
+    pool: ThreadPool, multiplyAddsPerThreadMin: Int = ThreadedGEMM.defaultMultiplyAddsPerThreadMin
+  ) {
+    precondition(multiplyAddsPerThreadMin >= 1, "multiplyAddsPerThreadMin must be positive")
+    self.pool = pool
+    self.multiplyAddsPerThreadMin = multiplyAddsPerThreadMin
+  }
 
   public func gemm(_ a: Matrix, _ b: Matrix, _ c: Matrix, accumulate: Bool) {
     checkShapes(a, b, c)
-    let threads = pool.threadCount
-    let splitRows = c.rows >= GEMMKernel.rowGrain * threads || c.rows >= c.cols
+    let threads = threadCount(multiplyAdds: c.rows * c.cols * a.cols)
+    guard threads > 1 else {
+      return GEMMKernel.multiply(a, b, c, accumulate: accumulate, rows: 0..<c.rows, cols: 0..<c.cols)
+    }
+    let splitRows = ThreadedGEMM.splitsRows(rows: c.rows, cols: c.cols, threads: threads)
     let count = splitRows ? c.rows : c.cols
     let grain = splitRows ? GEMMKernel.rowGrain : GEMMKernel.colGrain
     let parts = Partition.partCount(count: count, grain: grain, partsMax: threads)
@@ -39,13 +58,32 @@ public final class ThreadedGEMM: GEMMEngine {
     pool.run(taskCount: parts, job)
   }
 
+  /// Threads worth using for `multiplyAdds` (at least 1, at most the pool's).
+  private func threadCount(multiplyAdds: Int) -> Int {
+    max(1, min(pool.threadCount, multiplyAdds / multiplyAddsPerThreadMin))
+  }
+
+  /// True when splitting rows leaves the busiest thread at most ~5% more kernel tiles than
+  /// splitting columns would. E.g. 64 × 64 on 2 threads: rows give 6 × 4 = 24 tiles to the
+  /// busiest thread, columns 11 × 2 = 22, so columns are split.
+  static func splitsRows(rows: Int, cols: Int, threads: Int) -> Bool {
+    let rowTiles = (rows + GEMMKernel.rowGrain - 1) / GEMMKernel.rowGrain
+    let colTiles = (cols + GEMMKernel.colGrain - 1) / GEMMKernel.colGrain
+    let busiestByRows = (rowTiles + threads - 1) / threads * colTiles
+    let busiestByCols = (colTiles + threads - 1) / threads * rowTiles
+    return busiestByCols * 20 >= busiestByRows * 19
+  }
+
   public func gemmBatched(_ a: MatrixBatch, _ b: MatrixBatch, _ c: MatrixBatch, accumulate: Bool) {
     checkShapes(a, b, c)
-    guard c.count >= pool.threadCount else {
+    let first = c.first
+    let threads = threadCount(multiplyAdds: c.count * first.rows * first.cols * a.first.cols)
+    guard threads > 1 && c.count >= threads else {
+      // Few items: each product decides its own split (none when the work is small).
       for index in 0..<c.count { gemm(a[index], b[index], c[index], accumulate: accumulate) }
       return
     }
-    let parts = Partition.partCount(count: c.count, grain: 1, partsMax: pool.threadCount)
+    let parts = Partition.partCount(count: c.count, grain: 1, partsMax: threads)
     pool.run(taskCount: parts, GEMMBatchPartJob(a: a, b: b, c: c, accumulate: accumulate, parts: parts))
   }
 }

@@ -1,16 +1,232 @@
 /// The fast deterministic GEMM used by Tier 0 and Tier 1.
 ///
-/// INTERIM: delegates to ``GEMMReference``; the blocked SIMD kernel replaces this body.
+/// Its bits are those of ``GEMMReference`` for every input: each output `c[i, j]` is one fused
+/// multiply-add chain `acc = acc.addingProduct(a[i, k], b[k, j])` over `k = 0, 1, ..., K-1`,
+/// starting from `c[i, j]` when accumulating and from +0 otherwise. The speed comes from the
+/// order in which *outputs* are visited, never from reordering a chain:
+///
+/// - A 6 × 16 tile of `c` lives in registers (six `SIMD16<Float>` rows, twelve 256-bit
+///   registers on AVX2) while `k` runs up; each step broadcasts `a[i, k]` and multiplies it by
+///   one packed row `b[k, j..<j+16]`. Lane `j` of row `i` is exactly the reference chain.
+/// - `k` is cut into blocks of at most ``depthBlockMax``. Between blocks the accumulator is
+///   stored into `c` and loaded back: a `Float` store and load are exact, so the chain is the
+///   same as if it had stayed in a register.
+/// - `b` is packed per depth block into 16-column panels (zero-padded); `a` is read in place
+///   when its rows or its columns are contiguous, else packed into 6-row panels. Padding lanes
+///   compute values that are never stored.
+/// - Edge tiles (fewer than 6 rows or 16 columns) and `c` views whose columns are not
+///   contiguous go through a 6 × 16 scratch tile; the arithmetic is the same code.
+///
+/// Packing buffers are per thread (``GEMMScratch``): allocated on a thread's first product and
+/// reused for the thread's lifetime, so after warm-up a product makes no heap allocation, and
+/// threads computing disjoint ranges of one product never share mutable memory.
 public enum GEMMKernel {
   /// Row partitions in Tier 1 are multiples of this (the micro-kernel's rows).
-  public static let rowGrain = 6
+  public static let rowGrain = tileRows
   /// Column partitions in Tier 1 are multiples of this (the micro-kernel's columns).
-  public static let colGrain = 16
+  public static let colGrain = tileCols
 
+  /// Rows of `c` held in registers by the micro-kernel.
+  static let tileRows = 6
+  /// Columns of `c` held in registers by the micro-kernel (one `SIMD16<Float>`).
+  static let tileCols = 16
+  /// Largest depth block: a packed `b` micro-panel (`depth × 16`) then fills half of L1.
+  static let depthBlockMax = 256
+  /// Rows of `a` per block (a multiple of ``tileRows``): a block of `a` stays in L2.
+  static let rowBlockMax = 144
+  /// Columns of `b` packed at once (a multiple of ``tileCols``).
+  static let colBlockMax = 1024
+
+  /// Computes the outputs `c[rows, cols]` of `c = (accumulate ? c : 0) + a · b`; nothing else
+  /// of `c` is read or written, so disjoint ranges may run on different threads at once.
   public static func multiply(
     _ a: Matrix, _ b: Matrix, _ c: Matrix, accumulate: Bool,
     rows: Range<Int>, cols: Range<Int>
   ) {
-    GEMMReference.multiply(a, b, c, accumulate: accumulate, rows: rows, cols: cols)
+    precondition(a.cols == b.rows && c.rows == a.rows && c.cols == b.cols,
+                 "gemm: shapes \(a.rows)x\(a.cols) · \(b.rows)x\(b.cols) -> \(c.rows)x\(c.cols)")
+    precondition(rows.lowerBound >= 0 && rows.upperBound <= c.rows, "gemm: rows \(rows) out of range")
+    precondition(cols.lowerBound >= 0 && cols.upperBound <= c.cols, "gemm: cols \(cols) out of range")
+    guard !rows.isEmpty && !cols.isEmpty else { return }
+    let depth = a.cols
+    let output = c.block(rows: rows, cols: cols)
+    guard depth > 0 else {
+      if !accumulate { fillZero(output) }
+      return
+    }
+    multiplyBlocked(
+      a.block(rows: rows, cols: 0..<depth), b.block(rows: 0..<depth, cols: cols), output,
+      accumulate: accumulate, scratch: GEMMScratch.forCurrentThread())
+  }
+
+  /// The reference's value of an empty chain that does not accumulate: +0.
+  private static func fillZero(_ c: Matrix) {
+    for i in 0..<c.rows {
+      for j in 0..<c.cols { c[i, j] = 0 }
+    }
+  }
+
+  /// The blocked loop nest: column blocks, depth blocks (packing `b`), row blocks.
+  private static func multiplyBlocked(
+    _ a: Matrix, _ b: Matrix, _ c: Matrix, accumulate: Bool, scratch: GEMMScratch
+  ) {
+    let depth = a.cols
+    // Equal depth blocks: 3136 becomes 13 blocks of 242 rather than 12 of 256 and one of 64.
+    let depthBlocks = (depth + depthBlockMax - 1) / depthBlockMax
+    let depthStep = (depth + depthBlocks - 1) / depthBlocks
+    for colStart in stride(from: 0, to: c.cols, by: colBlockMax) {
+      let colRange = colStart..<min(c.cols, colStart + colBlockMax)
+      for depthStart in stride(from: 0, to: depth, by: depthStep) {
+        let depthRange = depthStart..<min(depth, depthStart + depthStep)
+        GEMMPacking.packB(b.block(rows: depthRange, cols: colRange), into: scratch.packedB)
+        // Later depth blocks continue the chains that the earlier ones left in `c`.
+        let loadC = accumulate || depthStart > 0
+        for rowStart in stride(from: 0, to: c.rows, by: rowBlockMax) {
+          let rowRange = rowStart..<min(c.rows, rowStart + rowBlockMax)
+          multiplyRowBlock(
+            a.block(rows: rowRange, cols: depthRange), c.block(rows: rowRange, cols: colRange),
+            loadC: loadC, scratch: scratch)
+        }
+      }
+    }
+  }
+
+  /// One row block of `a` (`mc × kc`) times the packed `b` block into `c` (`mc × nc`).
+  private static func multiplyRowBlock(_ a: Matrix, _ c: Matrix, loadC: Bool, scratch: GEMMScratch) {
+    let depth = a.cols
+    let panels = GEMMPacking.panelsOfA(a, scratch: scratch)
+    let rowTiles = (c.rows + tileRows - 1) / tileRows
+    for colTile in 0..<((c.cols + tileCols - 1) / tileCols) {
+      let colStart = colTile * tileCols
+      let colRange = colStart..<min(c.cols, colStart + tileCols)
+      let bPanel = UnsafePointer(scratch.packedB + colTile * depth * tileCols)
+      for rowTile in 0..<rowTiles {
+        let rowStart = rowTile * tileRows
+        let rowRange = rowStart..<min(c.rows, rowStart + tileRows)
+        multiplyTile(
+          depth: depth, a: panels.panel(rowTile), b: bPanel,
+          c: c.block(rows: rowRange, cols: colRange), loadC: loadC, tile: scratch.tile)
+      }
+    }
+  }
+
+  /// One tile of `c` (at most 6 × 16): in place when it is full and its rows are contiguous,
+  /// else through the scratch tile.
+  @inline(__always)
+  private static func multiplyTile(
+    depth: Int, a: GEMMPacking.PanelOfA, b: UnsafePointer<Float>, c: Matrix, loadC: Bool,
+    tile: UnsafeMutablePointer<Float>
+  ) {
+    if c.rows == tileRows && c.cols == tileCols && c.colStride == 1 {
+      microKernel(depth: depth, a: a, b: b, c: c.base, cRowStep: c.rowStride, loadC: loadC)
+      return
+    }
+    if loadC {
+      for i in 0..<c.rows {
+        for j in 0..<c.cols { tile[i * tileCols + j] = c[i, j] }
+      }
+    }
+    microKernel(depth: depth, a: a, b: b, c: tile, cRowStep: tileCols, loadC: loadC)
+    for i in 0..<c.rows {
+      for j in 0..<c.cols { c[i, j] = tile[i * tileCols + j] }
+    }
+  }
+
+  /// Chooses the micro-kernel specialised for how the `a` panel is laid out.
+  @inline(__always)
+  private static func microKernel(
+    depth: Int, a: GEMMPacking.PanelOfA, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, cRowStep: Int, loadC: Bool
+  ) {
+    if a.rowStep == 1 && a.depthStep == tileRows {
+      microKernelPacked(depth: depth, a: a.base, b: b, c: c, cRowStep: cRowStep, loadC: loadC)
+    } else if a.depthStep == 1 {
+      microKernelRowMajor(
+        depth: depth, a: a.base, aRowStep: a.rowStep, b: b, c: c, cRowStep: cRowStep, loadC: loadC)
+    } else {
+      microKernelStrided(
+        depth: depth, a: a.base, aRowStep: a.rowStep, aDepthStep: a.depthStep, b: b, c: c,
+        cRowStep: cRowStep, loadC: loadC)
+    }
+  }
+
+  @inline(never)
+  private static func microKernelPacked(
+    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, cRowStep: Int, loadC: Bool
+  ) {
+    microKernelBody(
+      depth: depth, a: a, aRowStep: 1, aDepthStep: tileRows, b: b, c: c, cRowStep: cRowStep,
+      loadC: loadC)
+  }
+
+  @inline(never)
+  private static func microKernelRowMajor(
+    depth: Int, a: UnsafePointer<Float>, aRowStep: Int, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, cRowStep: Int, loadC: Bool
+  ) {
+    microKernelBody(
+      depth: depth, a: a, aRowStep: aRowStep, aDepthStep: 1, b: b, c: c, cRowStep: cRowStep,
+      loadC: loadC)
+  }
+
+  @inline(never)
+  private static func microKernelStrided(
+    depth: Int, a: UnsafePointer<Float>, aRowStep: Int, aDepthStep: Int, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, cRowStep: Int, loadC: Bool
+  ) {
+    microKernelBody(
+      depth: depth, a: a, aRowStep: aRowStep, aDepthStep: aDepthStep, b: b, c: c,
+      cRowStep: cRowStep, loadC: loadC)
+  }
+
+  /// The 6 × 16 register tile: `c[r, 0..<16] (+)= Σ_k a[r, k] · b[k, 0..<16]`, one FMA per
+  /// element per `k`, in ascending `k`. `a[r, k]` is at `a[r * aRowStep + k * aDepthStep]`,
+  /// `b[k, j]` at `b[k * 16 + j]`, `c[r, j]` at `c[r * cRowStep + j]`.
+  @inline(__always)
+  private static func microKernelBody(
+    depth: Int, a: UnsafePointer<Float>, aRowStep: Int, aDepthStep: Int, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, cRowStep: Int, loadC: Bool
+  ) {
+    typealias Row = SIMD16<Float>
+    // +0 in every lane: the reference's starting value when not accumulating.
+    var acc0 = Row(), acc1 = Row(), acc2 = Row(), acc3 = Row(), acc4 = Row(), acc5 = Row()
+    if loadC {
+      acc0 = loadRow(c)
+      acc1 = loadRow(c + cRowStep)
+      acc2 = loadRow(c + 2 &* cRowStep)
+      acc3 = loadRow(c + 3 &* cRowStep)
+      acc4 = loadRow(c + 4 &* cRowStep)
+      acc5 = loadRow(c + 5 &* cRowStep)
+    }
+    var aK = a
+    var bK = b
+    for _ in 0..<depth {
+      let bRow = UnsafeRawPointer(bK).loadUnaligned(as: Row.self)
+      acc0 = acc0.addingProduct(Row(repeating: aK[0]), bRow)
+      acc1 = acc1.addingProduct(Row(repeating: aK[aRowStep]), bRow)
+      acc2 = acc2.addingProduct(Row(repeating: aK[2 &* aRowStep]), bRow)
+      acc3 = acc3.addingProduct(Row(repeating: aK[3 &* aRowStep]), bRow)
+      acc4 = acc4.addingProduct(Row(repeating: aK[4 &* aRowStep]), bRow)
+      acc5 = acc5.addingProduct(Row(repeating: aK[5 &* aRowStep]), bRow)
+      aK += aDepthStep
+      bK += tileCols
+    }
+    storeRow(acc0, c)
+    storeRow(acc1, c + cRowStep)
+    storeRow(acc2, c + 2 &* cRowStep)
+    storeRow(acc3, c + 3 &* cRowStep)
+    storeRow(acc4, c + 4 &* cRowStep)
+    storeRow(acc5, c + 5 &* cRowStep)
+  }
+
+  @inline(__always)
+  private static func loadRow(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+  }
+
+  @inline(__always)
+  private static func storeRow(_ row: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: row, as: SIMD16<Float>.self)
   }
 }

@@ -1,0 +1,179 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The per-thread packing buffers of ``GEMMKernel``.
+///
+/// Why per thread: Tier 1 runs the kernel on disjoint output ranges from several threads at
+/// once, so buffers must never be shared; and a step must not allocate after warm-up, so each
+/// thread allocates its buffers once (on its first product) and keeps them until it exits
+/// (a `pthread_key_t` destructor frees them). The engine's pool threads live as long as the
+/// pool, so steady-state products allocate nothing.
+struct GEMMScratch {
+  /// `rowBlockMax × depthBlockMax` floats: the packed `a` block (or one packed edge panel).
+  let packedA: UnsafeMutablePointer<Float>
+  /// `depthBlockMax × colBlockMax` floats: the packed `b` block, 16-column panels.
+  let packedB: UnsafeMutablePointer<Float>
+  /// One 6 × 16 tile of `c` for edge tiles and non-contiguous `c` rows.
+  let tile: UnsafeMutablePointer<Float>
+
+  static let packedAFloats = GEMMKernel.rowBlockMax * GEMMKernel.depthBlockMax
+  static let packedBFloats = GEMMKernel.depthBlockMax * GEMMKernel.colBlockMax
+  static let tileFloats = GEMMKernel.tileRows * GEMMKernel.tileCols
+  /// Bytes each thread that runs a product holds (about 1.2 MB).
+  static let bytesPerThread = (packedAFloats + packedBFloats + tileFloats) * MemoryLayout<Float>.stride
+
+  private init(base: UnsafeMutablePointer<Float>) {
+    packedA = base
+    packedB = base + GEMMScratch.packedAFloats
+    tile = packedB + GEMMScratch.packedBFloats
+  }
+
+  /// The calling thread's buffers, allocated on its first call.
+  static func forCurrentThread() -> GEMMScratch {
+    let key = gemmScratchKey
+    if let raw = pthread_getspecific(key) {
+      return GEMMScratch(base: raw.assumingMemoryBound(to: Float.self))
+    }
+    let raw = UnsafeMutableRawPointer.allocate(byteCount: bytesPerThread, alignment: 64)
+    let base = raw.bindMemory(to: Float.self, capacity: bytesPerThread / MemoryLayout<Float>.stride)
+    base.initialize(repeating: 0, count: bytesPerThread / MemoryLayout<Float>.stride)
+    let status = pthread_setspecific(key, raw)
+    precondition(status == 0, "pthread_setspecific failed with status \(status)")
+    return GEMMScratch(base: base)
+  }
+}
+
+/// The thread-specific slot of ``GEMMScratch``; its destructor frees a thread's buffers.
+private let gemmScratchKey: pthread_key_t = {
+  var key = pthread_key_t()
+  let status = pthread_key_create(&key) { raw in raw?.deallocate() }
+  precondition(status == 0, "pthread_key_create failed with status \(status)")
+  return key
+}()
+
+/// Packing of `a` and `b` blocks into the layouts the micro-kernel reads.
+///
+/// Packing copies values; it never computes, so it cannot change a bit of the result.
+enum GEMMPacking {
+  /// Where the micro-kernel finds one 6-row panel of `a`: `a[r, k]` is at
+  /// `base[r * rowStep + k * depthStep]` for `r < 6`.
+  struct PanelOfA {
+    var base: UnsafePointer<Float>
+    var rowStep: Int
+    var depthStep: Int
+  }
+
+  /// The 6-row panels of one `a` block: read in place or packed into scratch.
+  struct PanelsOfA {
+    var first: PanelOfA
+    /// Pointer distance between consecutive full panels.
+    var panelStep: Int
+    /// Panels `0..<fullPanels` are at `first.base + p * panelStep`.
+    var fullPanels: Int
+    /// The zero-padded packed last panel when the block's rows are not a multiple of 6.
+    var edge: PanelOfA
+
+    @inline(__always)
+    func panel(_ index: Int) -> PanelOfA {
+      guard index < fullPanels else { return edge }
+      var panel = first
+      panel.base += index &* panelStep
+      return panel
+    }
+  }
+
+  /// Whether `a` views whose rows are contiguous (`colStride == 1`) are read in place rather
+  /// than packed. Reading in place saves a copy of `a` per column block; each 6-row panel is
+  /// still reused across all column tiles from L1.
+  static let readsRowMajorAInPlace = true
+  /// Same for views whose columns are contiguous (`rowStride == 1`, e.g. a transposed matrix).
+  static let readsColumnMajorAInPlace = true
+
+  /// The panels of the block `a` (`mc × kc`, `mc ≤ rowBlockMax`, `kc ≤ depthBlockMax`).
+  static func panelsOfA(_ a: Matrix, scratch: GEMMScratch) -> PanelsOfA {
+    let tileRows = GEMMKernel.tileRows
+    let depth = a.cols
+    let fullPanels = a.rows / tileRows
+    let packedEdge = PanelOfA(base: UnsafePointer(scratch.packedA), rowStep: 1, depthStep: tileRows)
+    var inPlace: PanelOfA?
+    if a.colStride == 1 && readsRowMajorAInPlace {
+      inPlace = PanelOfA(base: UnsafePointer(a.base), rowStep: a.rowStride, depthStep: 1)
+    } else if a.rowStride == 1 && readsColumnMajorAInPlace {
+      inPlace = PanelOfA(base: UnsafePointer(a.base), rowStep: 1, depthStep: a.colStride)
+    }
+    if let inPlace {
+      if fullPanels * tileRows < a.rows {
+        packPanelOfA(a.rows(fullPanels * tileRows..<a.rows), into: scratch.packedA)
+      }
+      return PanelsOfA(
+        first: inPlace, panelStep: tileRows * inPlace.rowStep, fullPanels: fullPanels, edge: packedEdge)
+    }
+    let panelCount = (a.rows + tileRows - 1) / tileRows
+    for panel in 0..<panelCount {
+      let rows = panel * tileRows..<min(a.rows, panel * tileRows + tileRows)
+      packPanelOfA(a.rows(rows), into: scratch.packedA + panel * depth * tileRows)
+    }
+    return PanelsOfA(
+      first: packedEdge, panelStep: depth * tileRows, fullPanels: panelCount, edge: packedEdge)
+  }
+
+  /// Packs up to 6 rows of `a` as `dst[k * 6 + r] = a[r, k]`, rows past `a.rows` as zeros.
+  static func packPanelOfA(_ a: Matrix, into dst: UnsafeMutablePointer<Float>) {
+    let tileRows = GEMMKernel.tileRows
+    let depth = a.cols
+    if a.rows == tileRows && a.rowStride == 1 {
+      for k in 0..<depth {
+        let source = a.base + k &* a.colStride
+        let target = dst + k &* tileRows
+        for r in 0..<tileRows { target[r] = source[r] }
+      }
+      return
+    }
+    for r in 0..<tileRows {
+      guard r < a.rows else {
+        for k in 0..<depth { dst[k &* tileRows &+ r] = 0 }
+        continue
+      }
+      let source = a.base + r &* a.rowStride
+      let step = a.colStride
+      for k in 0..<depth { dst[k &* tileRows &+ r] = source[k &* step] }
+    }
+  }
+
+  /// Packs the block `b` (`kc × nc`) into 16-column panels: panel `q` holds
+  /// `dst[q * kc * 16 + k * 16 + j] = b[k, q * 16 + j]`, columns past `b.cols` as zeros.
+  static func packB(_ b: Matrix, into dst: UnsafeMutablePointer<Float>) {
+    let tileCols = GEMMKernel.tileCols
+    let depth = b.rows
+    let panelCount = (b.cols + tileCols - 1) / tileCols
+    for panel in 0..<panelCount {
+      let cols = panel * tileCols..<min(b.cols, panel * tileCols + tileCols)
+      packPanelOfB(b.block(rows: 0..<depth, cols: cols), into: dst + panel * depth * tileCols)
+    }
+  }
+
+  /// Packs up to 16 columns of `b` as `dst[k * 16 + j] = b[k, j]`, padding with zeros.
+  static func packPanelOfB(_ b: Matrix, into dst: UnsafeMutablePointer<Float>) {
+    let tileCols = GEMMKernel.tileCols
+    let depth = b.rows
+    if b.cols == tileCols && b.colStride == 1 {
+      for k in 0..<depth {
+        let row = UnsafeRawPointer(b.base + k &* b.rowStride).loadUnaligned(as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(dst + k &* tileCols).storeBytes(of: row, as: SIMD16<Float>.self)
+      }
+      return
+    }
+    for j in 0..<tileCols {
+      guard j < b.cols else {
+        for k in 0..<depth { dst[k &* tileCols &+ j] = 0 }
+        continue
+      }
+      let source = b.base + j &* b.colStride
+      let step = b.rowStride
+      for k in 0..<depth { dst[k &* tileCols &+ j] = source[k &* step] }
+    }
+  }
+}

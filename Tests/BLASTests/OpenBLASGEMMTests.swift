@@ -1,0 +1,165 @@
+import MuNetBLAS
+import MuNetRuntime
+import Testing
+
+/// Runs Tier 0 and `engine` on copies of the product's `c`; returns the bound report and
+/// whether `engine` left everything outside the view untouched.
+private func compare(
+  _ engine: OpenBLASGEMM, _ product: RandomProduct
+) -> (report: GEMMBoundReport, outsideUntouched: Bool) {
+  let (a, b) = (product.a.view, product.b.view)
+  let reference = TestMatrix(copying: product.c)
+  ReferenceGEMM().gemm(a, b, reference.view, accumulate: product.accumulate)
+  let candidate = TestMatrix(copying: product.c)
+  engine.gemm(a, b, candidate.view, accumulate: product.accumulate)
+  let report = GEMMBound.check(
+    a, b, cOld: product.accumulate ? product.c.view : nil, candidate: candidate.view,
+    reference: reference.view)
+  return (report, candidate.bitsOutsideView == product.c.bitsOutsideView)
+}
+
+/// OpenBLAS's thread count is process-wide, so these tests run one at a time.
+@Suite(.serialized) struct OpenBLASGEMMTests {
+  @Test(arguments: [1, 2])
+  func withinBoundOfTier0OnRandomShapes(threads: Int) {
+    let engine = OpenBLASGEMM(threads: threads)
+    var rng = SplitMix64(seed: 0xB1A5 &+ UInt64(threads))
+    var layoutsSeen = Set<Int>()
+    for _ in 0..<150 {
+      let (m, k, n) = (rng.int(in: 0...70), rng.int(in: 0...70), rng.int(in: 0...70))
+      let product = RandomProduct(m: m, k: k, n: n, seed: rng.next(), subRanges: false)
+      layoutsSeen.insert(product.layouts.0.rawValue * 25 + product.layouts.1.rawValue * 5
+                         + product.layouts.2.rawValue)
+      let (report, outsideUntouched) = compare(engine, product)
+      #expect(report.passed, "\(product): ratio \(report.maxBoundRatio)")
+      #expect(outsideUntouched, "\(product)")
+    }
+    #expect(layoutsSeen.count > 60)
+  }
+
+  /// Empty extents, single rows and columns, depth 1, long depth: every layout of each.
+  @Test(arguments: [(0, 0, 0), (0, 5, 3), (4, 0, 3), (3, 5, 0), (1, 1, 1), (1, 300, 1), (1, 7, 40),
+                    (40, 7, 1), (17, 1, 19), (2, 2000, 3)])
+  func withinBoundOfTier0OnEdgeShapes(shape: (Int, Int, Int)) {
+    let engine = OpenBLASGEMM(threads: 1)
+    let layouts = TestLayout.allCases
+    for (index, layoutA) in layouts.enumerated() {
+      for layoutB in layouts {
+        for layoutC in layouts {
+          for accumulate in [false, true] {
+            var rng = SplitMix64(seed: UInt64(index * 1000 + layoutB.rawValue * 10 + layoutC.rawValue))
+            let product = RandomProduct(
+              m: shape.0, k: shape.1, n: shape.2, layouts: (layoutA, layoutB, layoutC),
+              accumulate: accumulate, rng: &rng)
+            let (report, outsideUntouched) = compare(engine, product)
+            #expect(report.passed, "\(product): ratio \(report.maxBoundRatio)")
+            #expect(outsideUntouched, "\(product)")
+          }
+        }
+      }
+    }
+  }
+
+  /// Depth 0 without accumulation is +0 everywhere (OpenBLAS is not called).
+  @Test func emptyDepthWritesPositiveZero() {
+    let engine = OpenBLASGEMM(threads: 1)
+    var rng = SplitMix64(seed: 9)
+    let product = RandomProduct(
+      m: 5, k: 0, n: 7, layouts: (.rowMajor, .rowMajor, .strided), accumulate: false, rng: &rng)
+    let c = TestMatrix(copying: product.c)
+    engine.gemm(product.a.view, product.b.view, c.view, accumulate: false)
+    #expect((0..<5).allSatisfy { i in (0..<7).allSatisfy { c.view[i, $0].bitPattern == 0 } })
+  }
+
+  @Test func batchedWithinBoundOfTier0() {
+    let engine = OpenBLASGEMM(threads: 2)
+    var rng = SplitMix64(seed: 0xBA7)
+    let (count, m, k, n) = (5, 9, 33, 17)
+    let products = (0..<count).map { _ in
+      RandomProduct(
+        m: m, k: k, n: n, layouts: (.rowMajor, .transposed, .rowMajor), accumulate: true, rng: &rng)
+    }
+    // Lay the batch out as one buffer per operand, `stride` floats apart.
+    let batches = [0, 1, 2].map { operand in
+      TestBatchBuffer(products.map { [$0.a, $0.b, $0.c][operand].view })
+    }
+    let reference = TestBatchBuffer(copying: batches[2])
+    ReferenceGEMM().gemmBatched(batches[0].batch, batches[1].batch, reference.batch, accumulate: true)
+    engine.gemmBatched(batches[0].batch, batches[1].batch, batches[2].batch, accumulate: true)
+    for index in 0..<count {
+      let report = GEMMBound.check(
+        batches[0].batch[index], batches[1].batch[index], cOld: products[index].c.view,
+        candidate: batches[2].batch[index], reference: reference.batch[index])
+      #expect(report.passed, "batch item \(index): ratio \(report.maxBoundRatio)")
+      #expect(report.comparedCount == m * n)
+    }
+  }
+
+  @Test func namesRecordCoreThreadsAndVersion() {
+    let engine = OpenBLASGEMM(threads: 1)
+    #expect(engine.name == "openblas(core=\(MuNetBLASInfo.coreName), threads=1, \(MuNetBLASInfo.version))")
+    #expect(MuNetBLASInfo.version.split(separator: ".").count == 3)
+    #expect(MuNetBLASInfo.coreName != "unknown")
+  }
+
+  @Test func computeBlasUsesOpenBLASAndAPoolOfTheSameSize() {
+    let compute = Compute.blas(threads: 2)
+    #expect(compute.tier == .blas)
+    #expect(compute.threadCount == 2)
+    #expect(compute.pool?.threadCount == 2)
+    #expect(compute.gemmEngine is OpenBLASGEMM)
+    #expect(compute.gemmEngine.name.contains("threads=2"))
+    // Non-GEMM work runs on the pool: every index is visited once.
+    let visits = UnsafeMutablePointer<Int>.allocate(capacity: 12)
+    defer { visits.deallocate() }
+    visits.initialize(repeating: 0, count: 12)
+    compute.parallelFor(count: 12, grain: 1, VisitJob(visits: visits))
+    #expect((0..<12).allSatisfy { visits[$0] == 1 })
+    var rng = SplitMix64(seed: 21)
+    let product = RandomProduct(
+      m: 30, k: 20, n: 10, layouts: (.rowMajor, .rowMajor, .rowMajor), accumulate: false, rng: &rng)
+    let reference = TestMatrix(copying: product.c)
+    ReferenceGEMM().gemm(product.a.view, product.b.view, reference.view, accumulate: false)
+    compute.gemmEngine.gemm(product.a.view, product.b.view, product.c.view, accumulate: false)
+    let report = GEMMBound.check(
+      product.a.view, product.b.view, cOld: nil, candidate: product.c.view, reference: reference.view)
+    #expect(report.passed)
+  }
+}
+
+/// Counts visits of each index of its range.
+private struct VisitJob: RangeJob {
+  let visits: UnsafeMutablePointer<Int>
+  func run(range: Range<Int>) { for index in range { visits[index] += 1 } }
+}
+
+/// Dense row-major copies of equal-shape matrices, one after the other with a gap.
+private final class TestBatchBuffer {
+  let storage: UnsafeMutableBufferPointer<Float>
+  let batch: MatrixBatch
+
+  init(_ matrices: [Matrix]) {
+    let (rows, cols) = (matrices[0].rows, matrices[0].cols)
+    let stride = rows * cols + 3
+    storage = .allocate(capacity: max(1, matrices.count * stride))
+    storage.initialize(repeating: .nan)
+    let first = Matrix(base: storage.baseAddress!, rows: rows, cols: cols)
+    batch = MatrixBatch(first: first, count: matrices.count, batchStride: stride)
+    for (index, matrix) in matrices.enumerated() {
+      let target = batch[index]
+      for i in 0..<rows {
+        for j in 0..<cols { target[i, j] = matrix[i, j] }
+      }
+    }
+  }
+
+  init(copying other: TestBatchBuffer) {
+    storage = .allocate(capacity: other.storage.count)
+    _ = storage.initialize(from: other.storage)
+    var first = other.batch.first
+    first.base = storage.baseAddress!
+    batch = MatrixBatch(first: first, count: other.batch.count, batchStride: other.batch.batchStride)
+  }
+
+  deinit { storage.deallocate() }
+}
