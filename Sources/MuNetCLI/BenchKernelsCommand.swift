@@ -2,7 +2,7 @@ import ArgumentParser
 import CMuNetSupport
 import MuNetRuntime
 
-/// `munet bench-kernels`: time the non-GEMM kernels on ViT-Ti-like shapes.
+/// `munet bench kernels`: time the non-GEMM kernels on ViT-Ti-like shapes.
 ///
 /// Shapes: `rows = batch × tokens` activations of width `hidden` (LayerNorm, residual add) and
 /// `mlp` (bias add, GELU, bias gradient), attention probabilities `batch × heads × tokens` rows
@@ -11,7 +11,7 @@ import MuNetRuntime
 public struct BenchKernelsCommand: ParsableCommand {
   /// The subcommand's name and help.
   public static let configuration = CommandConfiguration(
-    commandName: "bench-kernels",
+    commandName: "kernels",
     abstract: "Time the non-GEMM kernels (softmax, LayerNorm, GELU, cross-entropy, reductions).")
 
   @Option(help: "reference (Tier 0) or threads (Tier 1).") var tier: String = "threads"
@@ -43,7 +43,7 @@ public struct BenchKernelsCommand: ParsableCommand {
       Shape(parameters), Shape(attentionRows, tokens),
     ]
     for shape in shapes { plan.reserve(shape) }
-    let arena = Arena(name: "bench-kernels", plan: plan)
+    let arena = Arena(name: "bench kernels", plan: plan)
     let t = try shapes.map { try arena.allocate($0) }
     for tensor in t { fillPattern(tensor) }
     let (x, y, dy) = (t[0].matrix, t[1].matrix, t[2].matrix)
@@ -59,7 +59,7 @@ public struct BenchKernelsCommand: ParsableCommand {
     let dScoresInput = t[17].matrix
     var labels = (0..<batch).map { Int32($0 % classes) }
 
-    print("bench-kernels \(compute.gemmEngine.name) \(MuNetBuild.configuration): rows \(rows)x\(hidden), "
+    print("bench kernels \(compute.gemmEngine.name) \(MuNetBuild.configuration): rows \(rows)x\(hidden), "
           + "mlp \(rows)x\(mlp), attention \(attentionRows)x\(tokens), logits \(batch)x\(classes), "
           + "parameters \(parameters); median of \(repeats) (ms)")
     time("layerNorm forward") {

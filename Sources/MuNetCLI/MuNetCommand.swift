@@ -5,7 +5,9 @@ public struct MuNetCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "munet",
     abstract: "A deterministic µ2Net-style evolutionary multitask engine.",
-    subcommands: [BenchCommand.self, BenchKernelsCommand.self]
+    subcommands: [CheckNumericsCommand.self, BenchCommand.self],
+    // Until `munet evolve` exists, no arguments runs the numerics self-check.
+    defaultSubcommand: CheckNumericsCommand.self
   )
 
   public init() {}
