@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import COpenBLAS
 import MuNetRuntime
 
@@ -34,7 +37,8 @@ public enum MuNetBLASInfo {
 /// are in ``name`` for run headers.
 ///
 /// OpenBLAS's thread count is process-wide; each product sets it to this engine's count when it
-/// differs, so engines with different counts can be used one after the other (not at once).
+/// differs, under a process-wide lock, so engines with different counts may be used from
+/// different threads (their products then run one at a time).
 ///
 /// Views map to `cblas_sgemm` without copies when their rows or columns are contiguous with a
 /// valid leading dimension (`colStride == 1` is `NoTrans`, `rowStride == 1` is `Trans`). A `c`
@@ -61,6 +65,10 @@ public final class OpenBLASGEMM: GEMMEngine {
       if !accumulate { BLASOperands.fill(c, with: 0) }
       return
     }
+    // OpenBLAS's thread count is process-wide: setting it and running the product happen under
+    // one lock, so engines with different counts used from different threads cannot interleave.
+    pthread_mutex_lock(OpenBLASLock.mutex)
+    defer { pthread_mutex_unlock(OpenBLASLock.mutex) }
     if openblas_get_num_threads() != Int32(threads) { openblas_set_num_threads(Int32(threads)) }
     BLASOperands.multiply(a, b, c, accumulate: accumulate)
   }
@@ -71,6 +79,15 @@ public final class OpenBLASGEMM: GEMMEngine {
       gemm(a[index], b[index], c[index], accumulate: accumulate)
     }
   }
+}
+
+/// Serialises OpenBLAS calls within the process (see ``OpenBLASGEMM/gemm(_:_:_:accumulate:)``).
+enum OpenBLASLock {
+  nonisolated(unsafe) static let mutex: UnsafeMutablePointer<pthread_mutex_t> = {
+    let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    pthread_mutex_init(mutex, nil)
+    return mutex
+  }()
 }
 
 extension Compute {
