@@ -25,7 +25,8 @@ public final class PatchEmbedding: ViTComponent {
                     initializer: .lecunNormal(fanIn: patchSize * patchSize * channels)),
       ParameterSpec(name: "embedding/bias", shape: Shape(width), initializer: .zeros),
     ]
-    parameters = ParameterStore(componentName: "embedding", specs: specs, trainable: trainable, initKey: initKey)
+    parameters = ParameterStore(
+      componentName: "embedding", specs: specs, trainable: trainable, initKey: initKey)
   }
 
   /// A copy with its own memory (µ2Net clone).
@@ -173,7 +174,8 @@ enum TokenStage {
     let cls = Matrix(base: classToken.parameters.value(0).base, rows: batch, cols: width, rowStride: 0)
     let position = positions.table.base
     compute.add(cls, Matrix(base: position, rows: batch, cols: width, rowStride: 0), into: classRows)
-    let patchRows = Matrix(base: tokens.base + width, rows: batch, cols: patchCount * width, rowStride: stride)
+    let patchRows = Matrix(
+      base: tokens.base + width, rows: batch, cols: patchCount * width, rowStride: stride)
     let patchesAsImages = Matrix(base: embedded.base, rows: batch, cols: patchCount * width)
     let patchPositions = Matrix(base: position + width, rows: batch, cols: patchCount * width, rowStride: 0)
     compute.add(patchesAsImages, patchPositions, into: patchRows)
@@ -200,8 +202,10 @@ enum TokenStage {
     }
     if embedding.trainable {
       let patchRows = Matrix(base: base + width, rows: batch, cols: patchCount * width, rowStride: stride)
-      compute.copy(patchRows, into: Matrix(base: embeddedGradient.base, rows: batch, cols: patchCount * width))
-      embedding.backward(patches: patches, outputGradient: embeddedGradient, compute: compute, accumulate: accumulate)
+      let gathered = Matrix(base: embeddedGradient.base, rows: batch, cols: patchCount * width)
+      compute.copy(patchRows, into: gathered)
+      embedding.backward(
+        patches: patches, outputGradient: embeddedGradient, compute: compute, accumulate: accumulate)
     }
   }
 }

@@ -187,8 +187,9 @@ public final class EncoderBlock: ViTComponent {
     // Attention branch: mid = x + Attention(LayerNorm_0(x)).
     let contextGradient = scratch.contextGradient.rows(rows, cols: width)
     if let grads {
-      gemm.gemm(saved.context.rows(rows, cols: width).transposed, dy, grads[Slot.outKernel].rows(width, cols: width),
-                accumulate: accumulate)
+      gemm.gemm(
+        saved.context.rows(rows, cols: width).transposed, dy, grads[Slot.outKernel].rows(width, cols: width),
+        accumulate: accumulate)
       compute.columnSums(dy, into: grads[Slot.outBias].vector, accumulate: accumulate)
     }
     gemm.gemm(dy, square(Slot.outKernel).transposed, contextGradient, accumulate: false)

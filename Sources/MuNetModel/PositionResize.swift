@@ -14,7 +14,8 @@ extension PositionEmbedding {
   /// `load_pretrained` does: the class-token row is kept, the grid is resized by
   /// ``resizeGrid(_:grid:width:toGrid:into:)``. The result has its own memory.
   public func resized(toGrid newGrid: Int, trainable: Bool) -> PositionEmbedding {
-    let result = PositionEmbedding(zeroedTokenCount: newGrid * newGrid + 1, width: width, trainable: trainable)
+    let result = PositionEmbedding(
+      zeroedTokenCount: newGrid * newGrid + 1, width: width, trainable: trainable)
     let source = table.buffer, destination = result.table.buffer
     for d in 0..<width { destination[d] = source[d] }
     PositionEmbedding.resizeGrid(

@@ -52,15 +52,18 @@ public final class ResidualAdapter: ViTComponent {
   @inline(__always) private func value(_ slot: Int) -> Tensor { parameters.value(slot) }
 
   /// `output = adapter(input)` (`rows × D`), saving what backward needs.
-  func forward(input x: Matrix, into output: Matrix, saved: AdapterSaved, config: ViTConfig, compute: Compute) {
+  func forward(
+    input x: Matrix, into output: Matrix, saved: AdapterSaved, config: ViTConfig, compute: Compute
+  ) {
     let rows = x.rows, gemm = compute.gemmEngine
     compute.layerNormForward(
       x, scale: value(Slot.normScale), bias: value(Slot.normBias), epsilon: config.layerNormEpsilon,
       saved: saved.norm)
     let hidden = saved.hidden.rows(rows, cols: adapterDim)
     let activated = saved.activated.rows(rows, cols: adapterDim)
-    gemm.gemm(saved.norm.output.rows(rows, cols: width), value(Slot.dense1Kernel).rows(width, cols: adapterDim),
-              hidden, accumulate: false)
+    gemm.gemm(
+      saved.norm.output.rows(rows, cols: width), value(Slot.dense1Kernel).rows(width, cols: adapterDim),
+      hidden, accumulate: false)
     compute.addBias(hidden, value(Slot.dense1Bias).vector, into: hidden)
     compute.gelu(hidden, form: config.geluForm, into: activated)
     gemm.gemm(activated, value(Slot.dense2Kernel).rows(adapterDim, cols: width), output, accumulate: false)

@@ -36,7 +36,9 @@ public final class ViTModel {
     positionEmbedding = PositionEmbedding(
       tokenCount: config.tokenCount, width: width, trainable: trainable, initKey: initKey)
     adapters = config.adapterDims.enumerated().map { index, dim in
-      dim.map { ResidualAdapter(index: index, width: width, adapterDim: $0, trainable: trainable, initKey: initKey) }
+      dim.map {
+        ResidualAdapter(index: index, width: width, adapterDim: $0, trainable: trainable, initKey: initKey)
+      }
     }
     blocks = (0..<config.layerCount).map { index in
       EncoderBlock(
@@ -109,7 +111,8 @@ public final class ViTModel {
   /// Every parameter with its gradient (nil when frozen), sorted by name (UTF-8 byte order):
   /// the canonical order for the optimizer and for files.
   public func namedParameters() -> [NamedParameter] {
-    components.flatMap(\.parameters.namedParameters).sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    components.flatMap(\.parameters.namedParameters)
+      .sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
   }
 
   /// Number of scalar parameters.
@@ -128,7 +131,8 @@ public final class ViTModel {
   /// Copies of all parameters in canonical order, in file shapes (for saving).
   public func exportParameters() -> [ParameterArray] {
     namedParameters().map { parameter in
-      ParameterArray(name: parameter.name, shape: parameter.value.shape.dims, values: Array(parameter.value.buffer))
+      ParameterArray(
+        name: parameter.name, shape: parameter.value.shape.dims, values: Array(parameter.value.buffer))
     }
   }
 

@@ -10,8 +10,9 @@ import MuNetRuntime
 /// valid until the next forward.
 ///
 /// Memory per image (floats), with `T` tokens, `D` width, `M` MLP width, `H` heads, `A` adapter
-/// width: about `T·(11·D + 2·M + H·T)` per block, `T·(D + 2·A + 2)` per adapter (+ `T·D` stream),
-/// plus patches, embedding and one set of backward scratch buffers.
+/// width: `T·(9·D + 2·M + H·T + 4)` per block and `T·(2·D + 2·A + 2)` per adapter (saved
+/// activations and the output stream), plus patches, embeddings and one set of backward
+/// scratch buffers (`T·(7·D + H·T + max(M, A))`).
 public final class ViTWorkspace {
   public let config: ViTConfig
   public let batchCapacity: Int
@@ -89,7 +90,8 @@ public final class ViTWorkspace {
     compute.layerNormForward(
       classRows(layout.streams[layout.streams.count - 1], batch: batch), scale: norm.value(0),
       bias: norm.value(1), epsilon: config.layerNormEpsilon, saved: layout.finalNorm)
-    model.head.forward(features: layout.finalNorm.output.rows(batch, cols: width), into: logits, compute: compute)
+    let features = layout.finalNorm.output.rows(batch, cols: width)
+    model.head.forward(features: features, into: logits, compute: compute)
     return logits
   }
 

@@ -82,6 +82,15 @@ import Testing
     try checkGradients(model, batchSeed: 3) { $0.hasPrefix("residual_adapter_1/") }
   }
 
+  /// A 0-layer model (the µ2Net ti0 root): tokens → encoder_norm → head.
+  @Test func zeroLayerModel() throws {
+    var config = smallConfig
+    config.layerCount = 0
+    config.adapterDims = []
+    let model = try randomizedModel(config, seed: 51)
+    try checkGradients(model, batchSeed: 2) { _ in true }
+  }
+
   /// Computes the engine gradient (Tier 0) and compares every element of every trainable
   /// parameter selected by `selected` with the reference's central difference.
   private func checkGradients(_ model: ViTModel, batchSeed: UInt64, selected: (String) -> Bool) throws {
@@ -89,12 +98,14 @@ import Testing
     let batch = try TestBatch(config, count: 3, seed: batchSeed)
     let workspace = try ViTWorkspace(config: config, batchCapacity: 3)
     let loss = batch.labels.withUnsafeBufferPointer { labels in
-      workspace.lossAndGradients(model, images: batch.images, labels: labels, compute: Compute(tier: .reference))
+      workspace.lossAndGradients(
+        model, images: batch.images, labels: labels, compute: Compute(tier: .reference))
     }
     var reference = ReferenceViT(model)
     let pixels = batch.pixels
     let referenceLoss = reference.loss(pixels: pixels, labels: batch.labels)
-    #expect(abs(loss - referenceLoss) <= 1e-5 * max(1, abs(referenceLoss)), "loss \(loss) vs \(referenceLoss)")
+    #expect(abs(loss - referenceLoss) <= 1e-5 * max(1, abs(referenceLoss)),
+            "loss \(loss) vs \(referenceLoss)")
 
     let parameters = model.namedParameters().filter { selected($0.name) }
     try #require(!parameters.isEmpty, "no parameters selected")

@@ -51,7 +51,8 @@ let splitConfig = ViTConfig(
     model.head.parameters.setTrainable(true)
     let trainable = model.namedParameters().filter { $0.gradient != nil }.map(\.name)
     #expect(trainable == ["head/bias", "head/kernel"])
-    #expect(model.trainableParameterCount == smallConfig.width * smallConfig.classCount + smallConfig.classCount)
+    let headCount = smallConfig.width * smallConfig.classCount + smallConfig.classCount
+    #expect(model.trainableParameterCount == headCount)
     model.head.parameters.setTrainable(false)
     #expect(model.head.parameters.gradients == nil)
 
@@ -99,7 +100,9 @@ let splitConfig = ViTConfig(
     let batch = try TestBatch(config, count: 4, seed: 1)
     let workspace = try ViTWorkspace(config: config, batchCapacity: 4)
     try batch.labels.withUnsafeBufferPointer { labels in
-      let step = { _ = workspace.lossAndGradients(model, images: batch.images, labels: labels, compute: compute) }
+      let step = {
+        _ = workspace.lossAndGradients(model, images: batch.images, labels: labels, compute: compute)
+      }
       step()  // warm-up: per-thread GEMM scratch
       let count = allocationCount(pool: compute.pool, step)
       #expect(count == 0, "a warmed-up forward+backward made \(count) heap allocations in \(tier)")

@@ -121,7 +121,8 @@ struct ReferenceViT {
       }
       let prefix = "encoderblock_\(layer)"
       x = add(x, attention(layerNorm(x, prefix + "/LayerNorm_0"), prefix + "/MultiHeadDotProductAttention_1"))
-      let hidden = dense(layerNorm(x, prefix + "/LayerNorm_2"), prefix + "/MlpBlock_3/Dense_0").map { $0.map(gelu) }
+      let hidden = dense(layerNorm(x, prefix + "/LayerNorm_2"), prefix + "/MlpBlock_3/Dense_0")
+        .map { $0.map(gelu) }
       x = add(x, dense(hidden, prefix + "/MlpBlock_3/Dense_1"))
     }
     let feature = layerNorm([x[0]], "encoder_norm")

@@ -13,7 +13,8 @@ import Testing
     let expected = (16 * 64 + 64) + 64 + 50 * 64 + 4 * block + 128 + (64 * 10 + 10)
     #expect(model.parameterCount == expected)
     #expect(model.parameterCount == 205_066)
-    let adapter = ResidualAdapter(index: 0, width: 64, adapterDim: 16, trainable: false, initKey: StreamKey(seed: 0))
+    let adapter = ResidualAdapter(
+      index: 0, width: 64, adapterDim: 16, trainable: false, initKey: StreamKey(seed: 0))
     #expect(adapter.parameterCount == 128 + (64 * 16 + 16) + (16 * 64 + 64))
   }
 
@@ -57,7 +58,9 @@ import Testing
       #expect(bits(a.value) == bits(b.value), "\(a.name)")
     }
     let alone = EncoderBlock(index: 2, width: 64, heads: 4, mlpDim: 256, trainable: false, initKey: key)
-    for (a, b) in zip(alone.parameters.values, first.blocks[2].parameters.values) { #expect(bits(a) == bits(b)) }
+    for (a, b) in zip(alone.parameters.values, first.blocks[2].parameters.values) {
+      #expect(bits(a) == bits(b))
+    }
     #expect(bits(first.blocks[1].parameters.values[2]) != bits(first.blocks[2].parameters.values[2]))
     let other = try ViTModel(config: .reference, initKey: StreamKey(seed: 2025))
     #expect(bits(other.embedding.parameters.values[0]) != bits(first.embedding.parameters.values[0]))
@@ -77,7 +80,8 @@ import Testing
     let mlpBias = values("encoderblock_0/MlpBlock_3/Dense_0/bias")
     #expect(mlpBias.allSatisfy { $0 != 0 && abs($0) < 1e-5 })
     let position = values("posembed_input/pos_embedding")
-    let deviation = (position.reduce(0) { $0 + Double($1) * Double($1) } / Double(position.count)).squareRoot()
+    let squares = position.reduce(0) { $0 + Double($1) * Double($1) }
+    let deviation = (squares / Double(position.count)).squareRoot()
     #expect(abs(deviation - 0.02) < 0.002, "posembed deviation \(deviation)")
     // lecun normal, fan-in 16: deviation 1/4, truncated at 2 deviations (|w| ≤ 0.5 / 0.8796).
     let embedding = values("embedding/kernel")
@@ -106,7 +110,9 @@ import Testing
       name: arrays[0].name, expected: arrays[0].shape, found: reshaped[0].shape)) {
       try target.loadParameters(reshaped)
     }
-    let extra = arrays + [ParameterArray(name: "encoderblock_9/LayerNorm_0/scale", shape: [8], values: .init(repeating: 1, count: 8))]
+    let unused = ParameterArray(
+      name: "encoderblock_9/LayerNorm_0/scale", shape: [8], values: .init(repeating: 1, count: 8))
+    let extra = arrays + [unused]
     #expect(throws: ViTModelError.unexpectedParameter("encoderblock_9/LayerNorm_0/scale")) {
       try target.loadParameters(extra)
     }
@@ -160,7 +166,9 @@ import Testing
       53.25, 53.5, 61.25, 61.0, 69.25,
     ]
     #expect(resize(grid, grid: 3, width: 2, to: 5) == expected5)
-    let four: [Float] = [1.5, -2.0, 0.25, 4.0, 3.0, 0.5, -1.0, 2.0, 0.0, 1.0, 2.5, -3.5, 2.0, -0.5, 1.25, 0.75]
+    let four: [Float] = [
+      1.5, -2.0, 0.25, 4.0, 3.0, 0.5, -1.0, 2.0, 0.0, 1.0, 2.5, -3.5, 2.0, -0.5, 1.25, 0.75,
+    ]
     #expect(resize(four, grid: 4, width: 1, to: 3) == [1.5, -0.875, 4.0, 1.5, 0.75, -0.75, 2.0, 0.375, 0.75])
     #expect(resize(four, grid: 4, width: 1, to: 1) == [1.5])
   }
