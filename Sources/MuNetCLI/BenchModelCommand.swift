@@ -1,5 +1,6 @@
 import ArgumentParser
 import CMuNetSupport
+import MuNetBLAS
 import MuNetModel
 import MuNetRuntime
 
@@ -7,14 +8,14 @@ import MuNetRuntime
 /// default) per tier, and print its parameter count and workspace size.
 ///
 /// Each tier gets a warm-up step, then `steps` timed steps; the median and the minimum are
-/// printed (milliseconds). Before timing, Tier 1's logits, loss and gradients are checked
-/// against Tier 0's bit for bit.
+/// printed (milliseconds). Tier 1's loss and gradients are then compared with Tier 0's bit for
+/// bit; Tier 2's (OpenBLAS) by their largest difference relative to the largest gradient.
 struct BenchModelCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "model",
     abstract: "Benchmark a ViT forward+backward step (Tier 0 and Tier 1).")
 
-  @Option(help: "reference (Tier 0), threads (Tier 1), or all (both).") var tier: String = "all"
+  @Option(help: "reference (Tier 0), threads (Tier 1), blas (Tier 2), or all.") var tier: String = "all"
   @Option(help: "Threads for Tier 1.") var threads = 2
   @Option(help: "Images per batch.") var batch = 64
   @Option(help: "Timed steps per tier (the median is reported).") var steps = 10
@@ -26,8 +27,8 @@ struct BenchModelCommand: ParsableCommand {
   @Option(help: "Encoder blocks.") var layers = ViTConfig.reference.layerCount
 
   func validate() throws {
-    guard ["reference", "threads", "all"].contains(tier) else {
-      throw ValidationError("--tier must be reference, threads or all")
+    guard ["reference", "threads", "blas", "all"].contains(tier) else {
+      throw ValidationError("--tier must be reference, threads, blas or all")
     }
     guard threads >= 1 && threads <= ThreadPool.threadCountMax else {
       throw ValidationError("--threads must be in 1...\(ThreadPool.threadCountMax)")
@@ -59,21 +60,32 @@ struct BenchModelCommand: ParsableCommand {
     print("parameters \(model.parameterCount), batch \(batch), workspace "
           + "\(workspace.plannedBytes / 1_000_000) MB, \(steps) timed steps after 1 warm-up")
     var computes: [Compute] = []
-    if tier != "threads" { computes.append(Compute(tier: .reference)) }
-    if tier != "reference" { computes.append(Compute(tier: .threads, threadCount: threads)) }
-    var results: [[UInt32]] = []
+    if tier == "reference" || tier == "all" { computes.append(Compute(tier: .reference)) }
+    if tier == "threads" || tier == "all" { computes.append(Compute(tier: .threads, threadCount: threads)) }
+    if tier == "blas" || tier == "all" { computes.append(Compute.blas(threads: threads)) }
+    var tier0: (loss: Double, gradients: [Float])?
     for compute in computes {
       let (times, loss) = labels.withUnsafeBufferPointer { labelBuffer in
         measure(workspace, model, images, labelBuffer, compute)
       }
-      results.append([UInt32(truncatingIfNeeded: loss.bitPattern)] + gradientBits(model))
       let sorted = times.sorted()
       let median = sorted[sorted.count / 2]
-      print("\(compute.gemmEngine.name): forward+backward median \(format(median)) ms, "
+      print("\(compute.tier): \(compute.gemmEngine.name): forward+backward median \(format(median)) ms, "
             + "min \(format(sorted[0])) ms, loss \(loss)")
-    }
-    if results.count == 2 {
-      print("Tier 1 gradients and loss equal Tier 0 bit for bit: \(results[0] == results[1])")
+      let gradients = allGradients(model)
+      if let tier0 {
+        if compute.tier == .threads {
+          let equal = loss.bitPattern == tier0.loss.bitPattern
+            && zip(gradients, tier0.gradients).allSatisfy { $0.bitPattern == $1.bitPattern }
+          print("  loss and gradients equal Tier 0 bit for bit: \(equal)")
+        } else {
+          let scale = tier0.gradients.reduce(Float(0)) { max($0, abs($1)) }
+          let difference = zip(gradients, tier0.gradients).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+          print("  largest gradient difference from Tier 0: \(difference / scale) of the largest gradient")
+        }
+      } else if compute.tier == .reference {
+        tier0 = (loss, gradients)
+      }
     }
   }
 
@@ -91,9 +103,9 @@ struct BenchModelCommand: ParsableCommand {
     return (times, loss)
   }
 
-  private func gradientBits(_ model: ViTModel) -> [UInt32] {
+  private func allGradients(_ model: ViTModel) -> [Float] {
     model.namedParameters().flatMap { parameter in
-      (0..<parameter.value.elementCount).map { parameter.gradient!.base[$0].bitPattern }
+      (0..<parameter.value.elementCount).map { parameter.gradient!.base[$0] }
     }
   }
 
