@@ -5,7 +5,7 @@ public struct MuNetCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "munet",
     abstract: "A deterministic µ2Net-style evolutionary multitask engine.",
-    subcommands: [BenchCommand.self, BenchKernelsCommand.self]
+    subcommands: [BenchCommand.self, BenchKernelsCommand.self, DataCommand.self]
   )
 
   public init() {}
