@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMuNetSupport
 import MuNetData
 import MuNetRuntime
 
@@ -7,7 +8,7 @@ struct DataCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "data",
     abstract: "List datasets and show images (data comes from scripts/fetch-data and fixtures/).",
-    subcommands: [DataListCommand.self, DataShowCommand.self]
+    subcommands: [DataListCommand.self, DataShowCommand.self, DataBenchCommand.self]
   )
 }
 
@@ -73,7 +74,9 @@ struct DataShowCommand: ParsableCommand {
     guard ["train", "validation", "test"].contains(split) else {
       throw ValidationError("--split must be train, validation or test")
     }
-    if let imageSize, imageSize < 1 || imageSize > 1024 { throw ValidationError("--image-size must be in 1...1024") }
+    if let imageSize, imageSize < 1 || imageSize > 1024 {
+      throw ValidationError("--image-size must be in 1...1024")
+    }
     if augment && (imageSize == nil || split != "train") {
       throw ValidationError("--augment needs --image-size and the train split")
     }
@@ -88,8 +91,9 @@ struct DataShowCommand: ParsableCommand {
       throw ValidationError("--index must be in 0..<\(dataset.count) for the \(split) split of \(name)")
     }
     let shape = dataset.shape
-    print("\(splits.name) \(split)[\(index)] of \(dataset.count): label \(dataset.label(index)), "
-          + "stored \(shape), \(splits.classCount) classes, split rule: \(splits.policy)")
+    print(
+      "\(splits.name) \(split)[\(index)] of \(dataset.count): label \(dataset.label(index)), "
+        + "stored \(shape), \(splits.classCount) classes, split rule: \(splits.policy)")
     if let imageSize {
       try showPipeline(splits, dataset: dataset, imageSize: imageSize)
     } else {
@@ -101,8 +105,9 @@ struct DataShowCommand: ParsableCommand {
 
   private func showPipeline(_ splits: DatasetSplits, dataset: Dataset, imageSize: Int) throws {
     let parameters = augment ? AugmentationParameters.referenceDefault : .none
-    let data = TaskData(name: splits.name, splits: splits, seed: StreamKey(seed: seed), batchSize: 1,
-                        imageSize: imageSize, augmentation: parameters)
+    let data = TaskData(
+      name: splits.name, splits: splits, seed: StreamKey(seed: seed), batchSize: 1,
+      imageSize: imageSize, augmentation: parameters)
     var output = [Float](repeating: 0, count: data.imageElementCount)
     var label: [Int32] = [0]
     output.withUnsafeMutableBufferPointer { images in
@@ -111,16 +116,89 @@ struct DataShowCommand: ParsableCommand {
       } else {
         // Evaluation batches of size 1: batch `index` is example `index`.
         let evaluation: TaskData.EvaluationSplit = split == "validation" ? .validation : .test
-        let single = TaskData(name: splits.name, splits: splits, seed: StreamKey(seed: seed), batchSize: 1,
-                              imageSize: imageSize, augmentation: .none, evaluationBatchSize: 1)
+        let single = TaskData(
+          name: splits.name, splits: splits, seed: StreamKey(seed: seed), batchSize: 1,
+          imageSize: imageSize, augmentation: .none, evaluationBatchSize: 1)
         label.withUnsafeMutableBufferPointer { labels in
           _ = single.evaluationBatch(evaluation, batch: index, images: images, labels: labels)
         }
       }
     }
-    print("pipeline output \(imageSize)x\(imageSize)x\(data.channels)"
-          + (augment ? ", reference default augmentation, seed \(seed), epoch \(epoch)" : ", no augmentation"))
+    print(
+      "pipeline output \(imageSize)x\(imageSize)x\(data.channels)"
+        + (augment ? ", reference default augmentation, seed \(seed), epoch \(epoch)" : ", no augmentation"))
     print(AsciiImage.render(output, height: imageSize, width: imageSize, channels: data.channels))
+  }
+}
+
+/// `munet data bench`: how long loading and the input pipeline take (telemetry only).
+struct DataBenchCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "bench", abstract: "Time loading a dataset and producing training and evaluation batches.")
+
+  @Argument(help: "A registered dataset name or a dataset folder or file.")
+  var name = "mnist-mini"
+
+  @Option(help: "Batch size (training and evaluation).")
+  var batchSize = 512
+
+  @Option(help: "Output image size.")
+  var imageSize = 32
+
+  @Option(help: "Training steps to time.")
+  var steps = 20
+
+  @Option(help: "Threads for the per-example work (1 = no pool).")
+  var threads = 1
+
+  func validate() throws {
+    guard batchSize >= 1, imageSize >= 1, steps >= 1 else { throw ValidationError("sizes must be positive") }
+    guard threads >= 1 && threads <= ThreadPool.threadCountMax else {
+      throw ValidationError("--threads must be in 1...\(ThreadPool.threadCountMax)")
+    }
+  }
+
+  func run() throws {
+    let loadStart = munet_monotonic_ns()
+    let splits: DatasetSplits
+    do { splits = try DatasetRegistry.load(name) } catch { throw ValidationError(error.description) }
+    let loadSeconds = Double(munet_monotonic_ns() - loadStart) / 1e9
+    print(
+      "\(splits.name): loaded \(splits.train.count) / \(splits.validation.count) / \(splits.test.count) "
+        + "examples in \(format(loadSeconds * 1000)) ms")
+    let compute: Compute? = threads > 1 ? Compute(tier: .threads, threadCount: threads) : nil
+    let data = TaskData(
+      name: splits.name, splits: splits, seed: StreamKey(seed: 0), batchSize: batchSize,
+      imageSize: imageSize, augmentation: .referenceDefault)
+    let images = UnsafeMutableBufferPointer<Float>.allocate(capacity: batchSize * data.imageElementCount)
+    let labels = UnsafeMutableBufferPointer<Int32>.allocate(capacity: batchSize)
+    defer {
+      images.deallocate()
+      labels.deallocate()
+    }
+    data.trainBatch(step: 0, images: images, labels: labels, compute: compute)  // warm-up
+    let trainStart = munet_monotonic_ns()
+    for step in 1...steps { data.trainBatch(step: step, images: images, labels: labels, compute: compute) }
+    let trainSeconds = Double(munet_monotonic_ns() - trainStart) / 1e9
+    let evalStart = munet_monotonic_ns()
+    var evaluated = 0
+    for batch in 0..<data.evaluationBatchCount(.test) {
+      evaluated += data.evaluationBatch(.test, batch: batch, images: images, labels: labels, compute: compute)
+    }
+    let evalSeconds = Double(munet_monotonic_ns() - evalStart) / 1e9
+    let trainRate = Double(steps * batchSize) / trainSeconds
+    print(
+      "train (reference default augmentation, \(imageSize)x\(imageSize), B=\(batchSize), "
+        + "threads \(threads)): "
+        + "\(format(trainSeconds / Double(steps) * 1000)) ms/batch, \(format(trainRate)) examples/s")
+    print(
+      "test (no augmentation): \(evaluated) examples in \(format(evalSeconds * 1000)) ms, "
+        + "\(format(Double(evaluated) / evalSeconds)) examples/s")
+  }
+
+  private func format(_ value: Double) -> String {
+    let rounded = (value * 10).rounded() / 10
+    return String(rounded)
   }
 }
 

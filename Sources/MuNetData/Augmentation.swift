@@ -28,8 +28,9 @@ public struct AugmentationParameters: Sendable, Equatable, Hashable {
     brightnessDelta: Float = 0, contrastDelta: Float = 0, cropAttemptsMax: Int = DistortedCrop.attemptsDefault
   ) {
     precondition(areaRangeMin > 0 && areaRangeMin <= 1, "areaRangeMin must be in (0, 1], got \(areaRangeMin)")
-    precondition(aspectRatioRangeMin >= 0.001 && aspectRatioRangeMin <= 1,
-                 "aspectRatioRangeMin must be in [0.001, 1], got \(aspectRatioRangeMin)")
+    precondition(
+      aspectRatioRangeMin >= 0.001 && aspectRatioRangeMin <= 1,
+      "aspectRatioRangeMin must be in [0.001, 1], got \(aspectRatioRangeMin)")
     precondition(brightnessDelta >= 0 && brightnessDelta.isFinite, "brightnessDelta must be ≥ 0")
     precondition(contrastDelta >= 0 && contrastDelta.isFinite, "contrastDelta must be ≥ 0")
     precondition(cropAttemptsMax >= 1, "cropAttemptsMax must be ≥ 1")
@@ -122,18 +123,22 @@ struct ExamplePipeline {
       let factor = stream.nextFloat() * (upper - lower) + lower
       adjustContrast(scratch.cropped, pixelCount: box.height * box.width, channels: channels, factor: factor)
     }
-    resizeAndClip(scratch.cropped, height: box.height, width: box.width, channels: channels,
-                  scratch: scratch, output: output)
+    resizeAndClip(
+      scratch.cropped, height: box.height, width: box.width, channels: channels,
+      scratch: scratch, output: output)
   }
 
   /// Writes the scaled, resized, clipped example `index` of `dataset` to `output` (no augmentation).
   func plain(_ dataset: Dataset, index: Int, scratch: Scratch, output: UnsafeMutablePointer<Float>) {
     dataset.writeScaled(index, to: scratch.image)
-    resizeAndClip(scratch.image, height: dataset.shape.height, width: dataset.shape.width,
-                  channels: dataset.shape.channels, scratch: scratch, output: output)
+    resizeAndClip(
+      scratch.image, height: dataset.shape.height, width: dataset.shape.width,
+      channels: dataset.shape.channels, scratch: scratch, output: output)
   }
 
-  private func adjustContrast(_ image: UnsafeMutablePointer<Float>, pixelCount: Int, channels: Int, factor: Float) {
+  private func adjustContrast(
+    _ image: UnsafeMutablePointer<Float>, pixelCount: Int, channels: Int, factor: Float
+  ) {
     for channel in 0..<channels {
       var sum: Double = 0
       for pixel in 0..<pixelCount { sum += Double(image[pixel * channels + channel]) }
@@ -149,9 +154,10 @@ struct ExamplePipeline {
     _ image: UnsafeMutablePointer<Float>, height: Int, width: Int, channels: Int, scratch: Scratch,
     output: UnsafeMutablePointer<Float>
   ) {
-    BilinearResize.resize(image, height: height, width: width, channels: channels, into: output,
-                          outputHeight: outputHeight, outputWidth: outputWidth,
-                          rowSamples: scratch.rows, columnSamples: scratch.columns)
+    BilinearResize.resize(
+      image, height: height, width: width, channels: channels, into: output,
+      outputHeight: outputHeight, outputWidth: outputWidth,
+      rowSamples: scratch.rows, columnSamples: scratch.columns)
     for offset in 0..<(outputHeight * outputWidth * channels) {
       output[offset] = min(max(output[offset], -1), 1)
     }

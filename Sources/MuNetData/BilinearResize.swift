@@ -51,10 +51,15 @@ public enum BilinearResize {
     into output: UnsafeMutablePointer<Float>, outputHeight: Int, outputWidth: Int,
     rowSamples: UnsafeMutablePointer<AxisSample>, columnSamples: UnsafeMutablePointer<AxisSample>
   ) {
-    precondition(height > 0 && width > 0 && channels > 0 && outputHeight > 0 && outputWidth > 0,
-                 "BilinearResize: sizes must be positive")
-    for y in 0..<outputHeight { rowSamples[y] = axisSample(index: y, inputSize: height, outputSize: outputHeight) }
-    for x in 0..<outputWidth { columnSamples[x] = axisSample(index: x, inputSize: width, outputSize: outputWidth) }
+    precondition(
+      height > 0 && width > 0 && channels > 0 && outputHeight > 0 && outputWidth > 0,
+      "BilinearResize: sizes must be positive")
+    for y in 0..<outputHeight {
+      rowSamples[y] = axisSample(index: y, inputSize: height, outputSize: outputHeight)
+    }
+    for x in 0..<outputWidth {
+      columnSamples[x] = axisSample(index: x, inputSize: width, outputSize: outputWidth)
+    }
     let rowStride = width * channels
     for y in 0..<outputHeight {
       let row = rowSamples[y]
@@ -92,9 +97,10 @@ public enum BilinearResize {
       output.withUnsafeMutableBufferPointer { out in
         rows.withUnsafeMutableBufferPointer { rowBuffer in
           columns.withUnsafeMutableBufferPointer { columnBuffer in
-            resize(input.baseAddress!, height: height, width: width, channels: channels,
-                   into: out.baseAddress!, outputHeight: outputHeight, outputWidth: outputWidth,
-                   rowSamples: rowBuffer.baseAddress!, columnSamples: columnBuffer.baseAddress!)
+            resize(
+              input.baseAddress!, height: height, width: width, channels: channels,
+              into: out.baseAddress!, outputHeight: outputHeight, outputWidth: outputWidth,
+              rowSamples: rowBuffer.baseAddress!, columnSamples: columnBuffer.baseAddress!)
           }
         }
       }

@@ -25,7 +25,9 @@ public enum CSVFormat {
     guard let first = lines.first else {
       throw DataError(file: path, problem: .badImageShape("the file has no rows"))
     }
-    if parseNumber(fields(text, first.range).first ?? (first.range.lowerBound..<first.range.lowerBound), in: text) == nil {
+    if parseNumber(
+      fields(text, first.range).first ?? (first.range.lowerBound..<first.range.lowerBound), in: text) == nil
+    {
       lines.removeFirst()  // a header line
     }
     guard let firstRow = lines.first else {
@@ -44,23 +46,29 @@ public enum CSVFormat {
     for (row, line) in lines.enumerated() {
       let rowFields = fields(text, line.range)
       guard rowFields.count == columns else {
-        throw DataError(file: path, problem: .raggedRow(line: line.number, columns: rowFields.count, expected: columns))
+        throw DataError(
+          file: path, problem: .raggedRow(line: line.number, columns: rowFields.count, expected: columns))
       }
       for column in 0..<(columns - 1) {
         guard let value = parseNumber(rowFields[column], in: text), value.isFinite, value >= 0 else {
-          throw DataError(file: path, problem: .badNumber(
-            line: line.number, column: column + 1, text: fieldText(rowFields[column], in: text)))
+          throw DataError(
+            file: path,
+            problem: .badNumber(
+              line: line.number, column: column + 1, text: fieldText(rowFields[column], in: text)))
         }
         values[row * (columns - 1) + column] = value
         maximum = max(maximum, value)
         if value > 255 || value.rounded(.towardZero) != value { allBytes = false }
       }
-      labels[row] = try label(rowFields[columns - 1], in: text, line: line.number, row: row,
-                              columns: columns, file: path, limits: limits)
+      labels[row] = try label(
+        rowFields[columns - 1], in: text, line: line.number, row: row,
+        columns: columns, file: path, limits: limits)
     }
     let pixelMaximum = declaredMaximum ?? inferredMaximum(maximum, integral: allBytes)
     let pixels: ImagePixels = allBytes ? .uint8(values.map { UInt8($0) }) : .float(values)
-    return (LoadedImages(pixels: pixels, count: lines.count, shape: shape, pixelMaximum: pixelMaximum), labels)
+    return (
+      LoadedImages(pixels: pixels, count: lines.count, shape: shape, pixelMaximum: pixelMaximum), labels
+    )
   }
 
   /// CSV text for `images` (values written as integers when stored as UInt8) and `labels`.
@@ -114,7 +122,9 @@ public enum CSVFormat {
       var low = start
       var high = index
       while low < high && (text[low] == UInt8(ascii: " ") || text[low] == UInt8(ascii: "\t")) { low += 1 }
-      while high > low && (text[high - 1] == UInt8(ascii: " ") || text[high - 1] == UInt8(ascii: "\t")) { high -= 1 }
+      while high > low && (text[high - 1] == UInt8(ascii: " ") || text[high - 1] == UInt8(ascii: "\t")) {
+        high -= 1
+      }
       result.append(low..<high)
       start = index + 1
     }
@@ -145,25 +155,33 @@ public enum CSVFormat {
       throw DataError(file: file, problem: .badNumber(line: line, column: columns, text: shown))
     }
     guard value.rounded(.towardZero) == value, value >= 0, value < Double(limits.classCountMax) else {
-      throw DataError(file: file, problem: .badLabel(
-        index: row, value: "'\(shown)' on line \(line) is not an integer in 0..<\(limits.classCountMax)"))
+      throw DataError(
+        file: file,
+        problem: .badLabel(
+          index: row, value: "'\(shown)' on line \(line) is not an integer in 0..<\(limits.classCountMax)"))
     }
     return Int32(value)
   }
 
-  private static func imageShape(pixelColumns: Int, declared: ImageShape?, file: String) throws(DataError) -> ImageShape {
+  private static func imageShape(
+    pixelColumns: Int, declared: ImageShape?, file: String
+  ) throws(DataError) -> ImageShape {
     if let declared {
       guard declared.elementCount == pixelColumns else {
-        throw DataError(file: file, problem: .badImageShape(
-          "\(pixelColumns) pixel columns, the declared shape \(declared) needs \(declared.elementCount)"))
+        throw DataError(
+          file: file,
+          problem: .badImageShape(
+            "\(pixelColumns) pixel columns, the declared shape \(declared) needs \(declared.elementCount)"))
       }
       return declared
     }
     var side = 0
     while (side + 1) * (side + 1) <= pixelColumns { side += 1 }
     guard side * side == pixelColumns else {
-      throw DataError(file: file, problem: .badImageShape(
-        "\(pixelColumns) pixel columns is not a square number; declare the image shape"))
+      throw DataError(
+        file: file,
+        problem: .badImageShape(
+          "\(pixelColumns) pixel columns is not a square number; declare the image shape"))
     }
     return ImageShape(height: side, width: side, channels: 1)
   }

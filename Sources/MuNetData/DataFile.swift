@@ -43,16 +43,20 @@ struct DataFile {
     let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
       initialized = 0
       while initialized < count {
-        let received = pread(descriptor, buffer.baseAddress! + initialized, count - initialized,
-                             off_t(offset + initialized))
+        let received = pread(
+          descriptor, buffer.baseAddress! + initialized, count - initialized,
+          off_t(offset + initialized))
         if received < 0 {
           if errno == EINTR { continue }
           failure = DataFile.systemError(path, step: "read")
           break
         }
         if received == 0 {
-          failure = DataError(file: path, problem: .truncated(expectedBytes: offset + count,
-                                                              fileBytes: offset + initialized))
+          failure = DataError(
+            file: path,
+            problem: .truncated(
+              expectedBytes: offset + count,
+              fileBytes: offset + initialized))
           break
         }
         initialized += received
@@ -77,7 +81,8 @@ struct DataFile {
 
   private static func systemError(_ path: String, step: String) -> DataError {
     let code = errno
-    return DataError(file: path, problem: .unreadable("\(step) failed: \(String(cString: strerror(code))) (errno \(code))"))
+    return DataError(
+      file: path, problem: .unreadable("\(step) failed: \(String(cString: strerror(code))) (errno \(code))"))
   }
 }
 
@@ -101,18 +106,22 @@ enum DataChecks {
   /// Throws unless the file is exactly `expected` bytes long.
   static func requireSize(_ expected: Int, of file: DataFile) throws(DataError) {
     if file.byteCount < expected {
-      throw DataError(file: file.path, problem: .truncated(expectedBytes: expected, fileBytes: file.byteCount))
+      throw DataError(
+        file: file.path, problem: .truncated(expectedBytes: expected, fileBytes: file.byteCount))
     }
     if file.byteCount > expected {
-      throw DataError(file: file.path, problem: .trailingBytes(expectedBytes: expected, fileBytes: file.byteCount))
+      throw DataError(
+        file: file.path, problem: .trailingBytes(expectedBytes: expected, fileBytes: file.byteCount))
     }
   }
 
   /// Checks that every label is in 0..<limits.classCountMax.
   static func checkLabels(_ labels: [Int32], file: String, limits: LoadLimits) throws(DataError) {
     for (index, label) in labels.enumerated() where label < 0 || Int(label) >= limits.classCountMax {
-      throw DataError(file: file, problem: .badLabel(
-        index: index, value: "\(label) is outside 0..<\(limits.classCountMax)"))
+      throw DataError(
+        file: file,
+        problem: .badLabel(
+          index: index, value: "\(label) is outside 0..<\(limits.classCountMax)"))
     }
   }
 

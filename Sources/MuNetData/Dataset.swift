@@ -76,8 +76,9 @@ public struct Dataset: Sendable {
   ) {
     precondition(pixels.count == labels.count * shape.elementCount, "Dataset: pixels and labels disagree")
     precondition(labels.allSatisfy { $0 >= 0 && Int($0) < classCount }, "Dataset: label out of range")
-    self.init(metadata: metadata, shape: shape, classCount: classCount, pixels: pixels,
-              storageLabels: labels, examples: 0..<labels.count)
+    self.init(
+      metadata: metadata, shape: shape, classCount: classCount, pixels: pixels,
+      storageLabels: labels, examples: 0..<labels.count)
   }
 
   private init(
@@ -103,17 +104,20 @@ public struct Dataset: Sendable {
 
   /// Examples `range` (relative to this dataset) as a dataset sharing the same storage.
   public func slice(_ range: Range<Int>) -> Dataset {
-    precondition(range.lowerBound >= 0 && range.upperBound <= count, "Dataset.slice: \(range) out of 0..<\(count)")
+    precondition(
+      range.lowerBound >= 0 && range.upperBound <= count, "Dataset.slice: \(range) out of 0..<\(count)")
     let start = examples.lowerBound + range.lowerBound
-    return Dataset(metadata: metadata, shape: shape, classCount: classCount, pixels: pixels,
-                   storageLabels: storageLabels, examples: start..<(start + range.count))
+    return Dataset(
+      metadata: metadata, shape: shape, classCount: classCount, pixels: pixels,
+      storageLabels: storageLabels, examples: start..<(start + range.count))
   }
 
   /// The same examples under another metadata (e.g. a registry name) or class count.
   public func relabelled(metadata: DatasetMetadata, classCount: Int) -> Dataset {
     precondition(classCount >= self.classCount, "Dataset.relabelled: cannot shrink the class count")
-    return Dataset(metadata: metadata, shape: shape, classCount: classCount, pixels: pixels,
-                   storageLabels: storageLabels, examples: examples)
+    return Dataset(
+      metadata: metadata, shape: shape, classCount: classCount, pixels: pixels,
+      storageLabels: storageLabels, examples: examples)
   }
 
   /// Number of examples of each class, indexed by label.
@@ -126,9 +130,12 @@ public struct Dataset: Sendable {
   /// The stored value of one pixel of example `index`, as a Float (not scaled).
   public func storedValue(_ index: Int, y: Int, x: Int, channel: Int = 0) -> Float {
     precondition(index >= 0 && index < count, "Dataset.storedValue: index \(index) out of 0..<\(count)")
-    precondition(y >= 0 && y < shape.height && x >= 0 && x < shape.width, "Dataset.storedValue: (\(y), \(x)) outside the image")
+    precondition(
+      y >= 0 && y < shape.height && x >= 0 && x < shape.width,
+      "Dataset.storedValue: (\(y), \(x)) outside the image")
     precondition(channel >= 0 && channel < shape.channels, "Dataset.storedValue: bad channel \(channel)")
-    let offset = (examples.lowerBound + index) * shape.elementCount
+    let offset =
+      (examples.lowerBound + index) * shape.elementCount
       + (y * shape.width + x) * shape.channels + channel
     switch pixels {
     case .uint8(let values): return Float(values[offset])
@@ -167,8 +174,9 @@ public struct DatasetSplits: Sendable {
 
   public init(train: Dataset, validation: Dataset, test: Dataset, policy: SplitPolicy) {
     precondition(train.shape == validation.shape && train.shape == test.shape, "splits differ in image shape")
-    precondition(train.classCount == validation.classCount && train.classCount == test.classCount,
-                 "splits differ in class count")
+    precondition(
+      train.classCount == validation.classCount && train.classCount == test.classCount,
+      "splits differ in class count")
     self.train = train
     self.validation = validation
     self.test = test
@@ -243,7 +251,8 @@ public enum SplitPolicy: Sendable, Equatable, CustomStringConvertible {
       return (trainFileCount - test, validationFileCount ?? 0, test)
     case .oneFile(let testPercent, let validationPercent):
       let testEnd = SplitPolicy.boundary(count: trainFileCount, percent: testPercent)
-      let validationEnd = SplitPolicy.boundary(count: trainFileCount, percent: testPercent + validationPercent)
+      let validationEnd = SplitPolicy.boundary(
+        count: trainFileCount, percent: testPercent + validationPercent)
       return (trainFileCount - validationEnd, validationEnd - testEnd, testEnd)
     }
   }

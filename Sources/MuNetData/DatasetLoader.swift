@@ -91,26 +91,33 @@ public enum DatasetLoader {
     let validation = try files.validation.map { part throws(DataError) in
       try loadPart(part, format: files.format, limits: limits)
     }
-    let test = try files.test.map { part throws(DataError) in try loadPart(part, format: files.format, limits: limits) }
+    let test = try files.test.map { part throws(DataError) in
+      try loadPart(part, format: files.format, limits: limits)
+    }
     let parts = [train, validation, test].compactMap { $0 }
     for part in parts where part.images.shape != train.images.shape {
-      throw DataError(file: part.path, problem: .badImageShape(
-        "images are \(part.images.shape), but the train images are \(train.images.shape)"))
+      throw DataError(
+        file: part.path,
+        problem: .badImageShape(
+          "images are \(part.images.shape), but the train images are \(train.images.shape)"))
     }
     let labelMaximum = parts.map { $0.labels.max() ?? 0 }.max() ?? 0
     let classes = classCount ?? Int(labelMaximum) + 1
     if Int(labelMaximum) >= classes {
-      throw DataError(file: name, problem: .badLabel(index: -1, value: "label \(labelMaximum) but only \(classes) classes"))
+      throw DataError(
+        file: name, problem: .badLabel(index: -1, value: "label \(labelMaximum) but only \(classes) classes"))
     }
     let metadata = DatasetMetadata(
       name: name, source: source, files: files.paths,
       pixelMaximum: parts.map(\.images.pixelMaximum).max() ?? 255)
     func dataset(_ part: LoadedPart) -> Dataset {
-      Dataset(metadata: metadata, shape: part.images.shape, classCount: classes,
-              pixels: part.images.pixels, labels: part.labels)
+      Dataset(
+        metadata: metadata, shape: part.images.shape, classCount: classes,
+        pixels: part.images.pixels, labels: part.labels)
     }
-    return try split(train: dataset(train), validation: validation.map(dataset), test: test.map(dataset),
-                     policy: policy ?? files.referencePolicy, name: name)
+    return try split(
+      train: dataset(train), validation: validation.map(dataset), test: test.map(dataset),
+      policy: policy ?? files.referencePolicy, name: name)
   }
 
   /// Discovers and loads the dataset at `path` with the reference split rule.
@@ -123,8 +130,9 @@ public enum DatasetLoader {
   static func split(
     train: Dataset, validation: Dataset?, test: Dataset?, policy: SplitPolicy, name: String
   ) throws(DataError) -> DatasetSplits {
-    let counts = policy.splitCounts(trainFileCount: train.count, validationFileCount: validation?.count,
-                                    testFileCount: test?.count)
+    let counts = policy.splitCounts(
+      trainFileCount: train.count, validationFileCount: validation?.count,
+      testFileCount: test?.count)
     let splits: DatasetSplits
     switch policy {
     case .given:
@@ -133,20 +141,25 @@ public enum DatasetLoader {
       }
       splits = DatasetSplits(train: train, validation: validation, test: test, policy: policy)
     case .validationFromTrain:
-      guard let test else { throw DataError(file: name, problem: .emptySplit("the policy needs a test file")) }
-      splits = DatasetSplits(train: train.slice(counts.validation..<train.count),
-                             validation: train.slice(0..<counts.validation), test: test, policy: policy)
+      guard let test else {
+        throw DataError(file: name, problem: .emptySplit("the policy needs a test file"))
+      }
+      splits = DatasetSplits(
+        train: train.slice(counts.validation..<train.count),
+        validation: train.slice(0..<counts.validation), test: test, policy: policy)
     case .testFromTrain:
       guard let validation else {
         throw DataError(file: name, problem: .emptySplit("the policy needs a validation file"))
       }
-      splits = DatasetSplits(train: train.slice(counts.test..<train.count), validation: validation,
-                             test: train.slice(0..<counts.test), policy: policy)
+      splits = DatasetSplits(
+        train: train.slice(counts.test..<train.count), validation: validation,
+        test: train.slice(0..<counts.test), policy: policy)
     case .oneFile:
       let validationEnd = counts.test + counts.validation
-      splits = DatasetSplits(train: train.slice(validationEnd..<train.count),
-                             validation: train.slice(counts.test..<validationEnd),
-                             test: train.slice(0..<counts.test), policy: policy)
+      splits = DatasetSplits(
+        train: train.slice(validationEnd..<train.count),
+        validation: train.slice(counts.test..<validationEnd),
+        test: train.slice(0..<counts.test), policy: policy)
     }
     guard splits.train.count > 0 else {
       throw DataError(file: name, problem: .emptySplit("the train split is empty"))
@@ -162,12 +175,15 @@ public enum DatasetLoader {
     let labels: [Int32]
   }
 
-  static func loadPart(_ part: DatasetFiles.Part, format: DatasetFiles.Format, limits: LoadLimits) throws(DataError) -> LoadedPart {
+  static func loadPart(
+    _ part: DatasetFiles.Part, format: DatasetFiles.Format, limits: LoadLimits
+  ) throws(DataError) -> LoadedPart {
     let images: LoadedImages
     let labels: [Int32]
     switch format {
     case .csv(let shape, let pixelMaximum):
-      (images, labels) = try CSVFormat.read(part.images, shape: shape, pixelMaximum: pixelMaximum, limits: limits)
+      (images, labels) = try CSVFormat.read(
+        part.images, shape: shape, pixelMaximum: pixelMaximum, limits: limits)
       return LoadedPart(path: part.images, images: images, labels: labels)
     case .idx:
       images = try IDXFormat.readImages(part.images, limits: limits)
@@ -177,7 +193,8 @@ public enum DatasetLoader {
       labels = try NPYFormat.readLabels(try labelsPath(part), limits: limits)
     }
     guard images.count == labels.count else {
-      throw DataError(file: try labelsPath(part), problem: .countMismatch(images: images.count, labels: labels.count))
+      throw DataError(
+        file: try labelsPath(part), problem: .countMismatch(images: images.count, labels: labels.count))
     }
     return LoadedPart(path: part.images, images: images, labels: labels)
   }
@@ -211,11 +228,14 @@ public enum DatasetLoader {
     }
     let csvFiles = FileSystem.list(folder).filter { $0.hasSuffix(".csv") }
     guard csvFiles.count == 1 else {
-      throw DataError(file: folder, problem: .unknownDataset(
-        "no train-images-idx3-ubyte, train-images.npy or train.csv (and not exactly one *.csv file)"))
+      throw DataError(
+        file: folder,
+        problem: .unknownDataset(
+          "no train-images-idx3-ubyte, train-images.npy or train.csv (and not exactly one *.csv file)"))
     }
-    return DatasetFiles(format: .csv(shape: nil, pixelMaximum: nil),
-                        train: .init(images: FileSystem.join(folder, csvFiles[0]), labels: nil))
+    return DatasetFiles(
+      format: .csv(shape: nil, pixelMaximum: nil),
+      train: .init(images: FileSystem.join(folder, csvFiles[0]), labels: nil))
   }
 
   /// The files of split `prefix` in `folder`, if any; an images file without its labels throws.
@@ -243,12 +263,15 @@ public enum DatasetLoader {
 
   private static func discoverFile(_ path: String) throws(DataError) -> DatasetFiles {
     if path.hasSuffix(".csv") {
-      return DatasetFiles(format: .csv(shape: nil, pixelMaximum: nil), train: .init(images: path, labels: nil))
+      return DatasetFiles(
+        format: .csv(shape: nil, pixelMaximum: nil), train: .init(images: path, labels: nil))
     }
     let (folder, name) = FileSystem.split(path)
     guard let range = name.ranges(of: "images").last else {
-      throw DataError(file: path, problem: .unknownDataset(
-        "a dataset file must be a .csv file or an images file whose name contains 'images'"))
+      throw DataError(
+        file: path,
+        problem: .unknownDataset(
+          "a dataset file must be a .csv file or an images file whose name contains 'images'"))
     }
     var labelsName = name
     labelsName.replaceSubrange(range, with: "labels")

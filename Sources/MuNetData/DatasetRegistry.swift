@@ -25,7 +25,8 @@ public struct DataLocations: Sendable, Equatable {
   public static func fromEnvironment() -> DataLocations {
     let root = repositoryRoot()
     let data = environment("MUNET_DATA_DIR") ?? root.map { FileSystem.join($0, "data") } ?? "data"
-    let fixtures = environment("MUNET_FIXTURES_DIR")
+    let fixtures =
+      environment("MUNET_FIXTURES_DIR")
       ?? root.map { FileSystem.join($0, "fixtures/data") } ?? "fixtures/data"
     return DataLocations(dataDirectory: data, fixturesDirectory: fixtures)
   }
@@ -168,10 +169,14 @@ public enum DatasetRegistry {
   public static func files(of dataset: RegisteredDataset, in locations: DataLocations) -> DatasetFiles {
     let folder = folder(of: dataset, in: locations)
     func resolve(_ part: DatasetFiles.Part?) -> DatasetFiles.Part? {
-      part.map { .init(images: FileSystem.join(folder, $0.images), labels: $0.labels.map { FileSystem.join(folder, $0) }) }
+      part.map {
+        .init(
+          images: FileSystem.join(folder, $0.images), labels: $0.labels.map { FileSystem.join(folder, $0) })
+      }
     }
-    return DatasetFiles(format: dataset.files.format, train: resolve(dataset.files.train)!,
-                        validation: resolve(dataset.files.validation), test: resolve(dataset.files.test))
+    return DatasetFiles(
+      format: dataset.files.format, train: resolve(dataset.files.train)!,
+      validation: resolve(dataset.files.validation), test: resolve(dataset.files.test))
   }
 
   /// Whether every file of `dataset` exists.
@@ -189,8 +194,10 @@ public enum DatasetRegistry {
     guard let dataset = named(nameOrPath) else {
       guard FileSystem.isDirectory(nameOrPath) || FileSystem.isFile(nameOrPath) else {
         let names = all.map(\.name).joined(separator: ", ")
-        throw DataError(file: nameOrPath, problem: .unknownDataset(
-          "neither a registered name (\(names)) nor an existing file or folder"))
+        throw DataError(
+          file: nameOrPath,
+          problem: .unknownDataset(
+            "neither a registered name (\(names)) nor an existing file or folder"))
       }
       return try DatasetLoader.load(path: nameOrPath, limits: limits)
     }
@@ -199,15 +206,18 @@ public enum DatasetRegistry {
       let hint: String
       switch dataset.home {
       case .data:
-        hint = "Run scripts/fetch-data to download '\(dataset.name)' (or set MUNET_DATA_DIR to the "
+        hint =
+          "Run scripts/fetch-data to download '\(dataset.name)' (or set MUNET_DATA_DIR to the "
           + "folder it wrote; looked in \(locations.dataDirectory))."
       case .fixtures:
-        hint = "The committed fixtures were looked for in \(locations.fixturesDirectory); run from the "
+        hint =
+          "The committed fixtures were looked for in \(locations.fixturesDirectory); run from the "
           + "repository or set MUNET_FIXTURES_DIR to its fixtures/data."
       }
       throw DataError(file: missing, problem: .missing(hint: hint))
     }
-    return try DatasetLoader.load(files, name: dataset.name, source: dataset.source, policy: dataset.policy,
-                                  classCount: dataset.classCount, limits: limits)
+    return try DatasetLoader.load(
+      files, name: dataset.name, source: dataset.source, policy: dataset.policy,
+      classCount: dataset.classCount, limits: limits)
   }
 }

@@ -64,8 +64,10 @@ public enum DistortedCrop {
     for _ in 0..<attempts {
       let sampleArea = stream.nextFloat() * (areaMax - areaMin) + areaMin
       let aspect = stream.nextFloat() * (aspectRatioMax - aspectRatioMin) + aspectRatioMin
-      if let box = generate(width: width, height: height, relativeAreaMin: sampleArea,
-                            relativeAreaMax: areaMax, aspect: aspect, stream: &stream) {
+      if let box = generate(
+        width: width, height: height, relativeAreaMin: sampleArea,
+        relativeAreaMax: areaMax, aspect: aspect, stream: &stream)
+      {
         return box
       }
     }
@@ -102,7 +104,8 @@ public enum DistortedCrop {
       area = Float(width * height)
     }
     if area < minArea || area > maxArea || width > originalWidth || height > originalHeight
-      || width <= 0 || height <= 0 {
+      || width <= 0 || height <= 0
+    {
       return nil
     }
     let y = height < originalHeight ? stream.nextInt(below: originalHeight - height) : 0

@@ -17,7 +17,9 @@ public enum IDXFormat {
   public static let labelsMagic: UInt32 = 0x0000_0801
 
   /// The images of an IDX file: N × H × W × C uint8 values (HWC per image), pixel maximum 255.
-  public static func readImages(_ path: String, limits: LoadLimits = .standard) throws(DataError) -> LoadedImages {
+  public static func readImages(
+    _ path: String, limits: LoadLimits = .standard
+  ) throws(DataError) -> LoadedImages {
     try DataFile.withFile(path, limits: limits) { file throws(DataError) in
       let dims = try header(of: file, ranks: [3, 4], expected: "0x00000803 or 0x00000804 (ubyte images)")
       let elements = try DataChecks.elementCount(dims, file: path, limits: limits)
@@ -44,7 +46,8 @@ public enum IDXFormat {
   /// The bytes of an IDX images file (magic 0x803 when `shape.channels` is 1, else 0x804).
   public static func encodeImages(_ pixels: [UInt8], count: Int, shape: ImageShape) -> [UInt8] {
     precondition(pixels.count == count * shape.elementCount, "IDXFormat.encodeImages: size mismatch")
-    let dims = shape.channels == 1
+    let dims =
+      shape.channels == 1
       ? [count, shape.height, shape.width] : [count, shape.height, shape.width, shape.channels]
     return encodeHeader(magic: shape.channels == 1 ? imagesMagic : imagesWithChannelsMagic, dims: dims)
       + pixels
@@ -79,7 +82,8 @@ public enum IDXFormat {
     }
     let headerBytes = 4 + 4 * rank
     guard prefix.count >= headerBytes else {
-      throw DataError(file: file.path, problem: .truncatedHeader(neededBytes: headerBytes, fileBytes: file.byteCount))
+      throw DataError(
+        file: file.path, problem: .truncatedHeader(neededBytes: headerBytes, fileBytes: file.byteCount))
     }
     return (0..<rank).map { Int(readBigEndian(prefix, at: 4 + 4 * $0)) }
   }

@@ -14,15 +14,19 @@ public enum NPYFormat {
   public static let headerBytesMax = 1 << 20
 
   /// The images of an `.npy` file.
-  public static func readImages(_ path: String, limits: LoadLimits = .standard) throws(DataError) -> LoadedImages {
+  public static func readImages(
+    _ path: String, limits: LoadLimits = .standard
+  ) throws(DataError) -> LoadedImages {
     try DataFile.withFile(path, limits: limits) { file throws(DataError) in
       let header = try readHeader(file)
       guard header.shape.count == 3 || header.shape.count == 4 else {
-        throw DataError(file: path, problem: .unsupportedRank(found: header.shape.count, expected: "3 or 4 (N, H, W[, C])"))
+        throw DataError(
+          file: path, problem: .unsupportedRank(found: header.shape.count, expected: "3 or 4 (N, H, W[, C])"))
       }
       let elements = try DataChecks.elementCount(header.shape, file: path, limits: limits)
-      let shape = ImageShape(height: header.shape[1], width: header.shape[2],
-                             channels: header.shape.count == 4 ? header.shape[3] : 1)
+      let shape = ImageShape(
+        height: header.shape[1], width: header.shape[2],
+        channels: header.shape.count == 4 ? header.shape[3] : 1)
       switch header.descr {
       case "|u1", "<u1", ">u1", "u1":
         try DataChecks.requireSize(header.dataOffset + elements, of: file)
@@ -34,8 +38,9 @@ public enum NPYFormat {
         let bytes = try file.read(offset: header.dataOffset, count: elements * width)
         let values = width == 4 ? decodeFloat32(bytes) : decodeFloat64(bytes)
         let maximum = try checkedMaximum(values, file: path)
-        return LoadedImages(pixels: .float(values), count: header.shape[0], shape: shape,
-                            pixelMaximum: maximum <= 1 ? 1 : 255)
+        return LoadedImages(
+          pixels: .float(values), count: header.shape[0], shape: shape,
+          pixelMaximum: maximum <= 1 ? 1 : 255)
       default:
         throw DataError(file: path, problem: .unsupportedDtype(header.descr))
       }
@@ -63,7 +68,9 @@ public enum NPYFormat {
       for index in 0..<count {
         let value = littleEndianLabel(bytes, at: index * width, width: width)
         guard value >= 0, value < Int64(limits.classCountMax) else {
-          throw DataError(file: path, problem: .badLabel(index: index, value: "\(value) is outside 0..<\(limits.classCountMax)"))
+          throw DataError(
+            file: path,
+            problem: .badLabel(index: index, value: "\(value) is outside 0..<\(limits.classCountMax)"))
         }
         labels[index] = Int32(value)
       }
@@ -74,9 +81,12 @@ public enum NPYFormat {
   /// The bytes of a v1.0 `.npy` file with `descr`, C order and `shape`, whose data is `data`
   /// (already in that dtype's little-endian encoding). The header is padded to 64 bytes as
   /// NumPy does.
-  public static func encode(descr: String, shape: [Int], data: [UInt8], fortranOrder: Bool = false) -> [UInt8] {
-    let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-    var header = "{'descr': '\(descr)', 'fortran_order': \(fortranOrder ? "True" : "False"), 'shape': \(shapeText), }"
+  public static func encode(descr: String, shape: [Int], data: [UInt8], fortranOrder: Bool = false) -> [UInt8]
+  {
+    let shapeText =
+      shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+    var header =
+      "{'descr': '\(descr)', 'fortran_order': \(fortranOrder ? "True" : "False"), 'shape': \(shapeText), }"
     let unpadded = 10 + header.utf8.count + 1
     header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
     let length = header.utf8.count
@@ -109,18 +119,23 @@ public enum NPYFormat {
     case 1: lengthBytes = 2
     case 2: lengthBytes = 4
     default:
-      throw DataError(file: path, problem: .badHeader("unsupported .npy version \(major).\(prefix[7]) (1.0 and 2.0 are read)"))
+      throw DataError(
+        file: path,
+        problem: .badHeader("unsupported .npy version \(major).\(prefix[7]) (1.0 and 2.0 are read)"))
     }
     guard prefix.count >= 8 + lengthBytes else {
-      throw DataError(file: path, problem: .truncatedHeader(neededBytes: 8 + lengthBytes, fileBytes: file.byteCount))
+      throw DataError(
+        file: path, problem: .truncatedHeader(neededBytes: 8 + lengthBytes, fileBytes: file.byteCount))
     }
     let headerLength = Int(littleEndianUnsigned(prefix, at: 8, width: lengthBytes))
     guard headerLength <= headerBytesMax else {
-      throw DataError(file: path, problem: .badHeader("header length \(headerLength) exceeds \(headerBytesMax) bytes"))
+      throw DataError(
+        file: path, problem: .badHeader("header length \(headerLength) exceeds \(headerBytesMax) bytes"))
     }
     let dataOffset = 8 + lengthBytes + headerLength
     guard file.byteCount >= dataOffset else {
-      throw DataError(file: path, problem: .truncatedHeader(neededBytes: dataOffset, fileBytes: file.byteCount))
+      throw DataError(
+        file: path, problem: .truncatedHeader(neededBytes: dataOffset, fileBytes: file.byteCount))
     }
     let text = try file.read(offset: 8 + lengthBytes, count: headerLength)
     var parser = DictParser(bytes: text, file: path)
@@ -157,14 +172,20 @@ public enum NPYFormat {
       try expect(UInt8(ascii: "{"))
       while true {
         skipSpace()
-        if peek() == UInt8(ascii: "}") { position += 1; break }
+        if peek() == UInt8(ascii: "}") {
+          position += 1
+          break
+        }
         let key = try string()
         try expect(UInt8(ascii: ":"))
         let value = try self.value()
         guard fields[key] == nil else { throw error("duplicate key '\(key)'") }
         fields[key] = value
         skipSpace()
-        if peek() == UInt8(ascii: ",") { position += 1; continue }
+        if peek() == UInt8(ascii: ",") {
+          position += 1
+          continue
+        }
         try expect(UInt8(ascii: "}"))
         break
       }
@@ -209,10 +230,16 @@ public enum NPYFormat {
       var items: [Int] = []
       while true {
         skipSpace()
-        if peek() == UInt8(ascii: ")") { position += 1; return items }
+        if peek() == UInt8(ascii: ")") {
+          position += 1
+          return items
+        }
         items.append(try integer())
         skipSpace()
-        if peek() == UInt8(ascii: ",") { position += 1; continue }
+        if peek() == UInt8(ascii: ",") {
+          position += 1
+          continue
+        }
         try expect(UInt8(ascii: ")"))
         return items
       }
@@ -243,7 +270,8 @@ public enum NPYFormat {
 
     private mutating func matches(_ word: String) -> Bool {
       let utf8 = Array(word.utf8)
-      guard position + utf8.count <= bytes.count, Array(bytes[position..<(position + utf8.count)]) == utf8 else {
+      guard position + utf8.count <= bytes.count, Array(bytes[position..<(position + utf8.count)]) == utf8
+      else {
         return false
       }
       position += utf8.count
@@ -282,7 +310,8 @@ public enum NPYFormat {
   private static func decodeFloat32(_ bytes: [UInt8]) -> [Float] {
     (0..<(bytes.count / 4)).map { index in
       let offset = index * 4
-      let bits = UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8
+      let bits =
+        UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8
         | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
       return Float(bitPattern: bits)
     }

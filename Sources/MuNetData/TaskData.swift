@@ -70,7 +70,8 @@ public final class TaskData: @unchecked Sendable {
     imageScratch = .allocate(capacity: slotCount * 2 * sourceElements)
     imageScratch.initialize(repeating: 0, count: slotCount * 2 * sourceElements)
     sampleScratch = .allocate(capacity: slotCount * 2 * imageSize)
-    sampleScratch.initialize(repeating: .init(lower: 0, upper: 0, fraction: 0), count: slotCount * 2 * imageSize)
+    sampleScratch.initialize(
+      repeating: .init(lower: 0, upper: 0, fraction: 0), count: slotCount * 2 * imageSize)
     permutations = .allocate(capacity: 2 * splits.train.count)
     permutations.initialize(repeating: 0, count: 2 * splits.train.count)
     batchExamples = .allocate(capacity: batchSize)
@@ -117,8 +118,9 @@ public final class TaskData: @unchecked Sendable {
     compute: Compute? = nil
   ) {
     precondition(step >= 0, "TaskData.trainBatch: negative step")
-    precondition(images.count >= batchSize * imageElementCount && labels.count >= batchSize,
-                 "TaskData.trainBatch: buffers too small")
+    precondition(
+      images.count >= batchSize * imageElementCount && labels.count >= batchSize,
+      "TaskData.trainBatch: buffers too small")
     let (start, overflow) = step.multipliedReportingOverflow(by: batchSize)
     precondition(!overflow && start <= Int.max - batchSize, "TaskData.trainBatch: step too large")
     for slot in 0..<batchSize {
@@ -134,7 +136,8 @@ public final class TaskData: @unchecked Sendable {
   /// Train example `index` as it is augmented in `epoch` (the same code a batch runs), into
   /// `output` (≥ ``imageElementCount`` floats). Uses batch slot 0's scratch.
   public func augmentedExample(index: Int, epoch: Int, into output: UnsafeMutableBufferPointer<Float>) {
-    precondition(index >= 0 && index < trainCount && epoch >= 0, "TaskData.augmentedExample: bad index or epoch")
+    precondition(
+      index >= 0 && index < trainCount && epoch >= 0, "TaskData.augmentedExample: bad index or epoch")
     precondition(output.count >= imageElementCount, "TaskData.augmentedExample: buffer too small")
     augment(index: index, epoch: epoch, slot: 0, output: output.baseAddress!)
   }
@@ -145,13 +148,15 @@ public final class TaskData: @unchecked Sendable {
   }
 
   fileprivate func augmentSlot(_ slot: Int, images: UnsafeMutablePointer<Float>) {
-    augment(index: batchExamples[slot], epoch: batchEpochs[slot], slot: slot,
-            output: images + slot * imageElementCount)
+    augment(
+      index: batchExamples[slot], epoch: batchEpochs[slot], slot: slot,
+      output: images + slot * imageElementCount)
   }
 
   private func augment(index: Int, epoch: Int, slot: Int, output: UnsafeMutablePointer<Float>) {
-    pipeline.augmented(splits.train, index: index, key: exampleKey(index: index, epoch: epoch),
-                       parameters: augmentation, scratch: scratch(slot), output: output)
+    pipeline.augmented(
+      splits.train, index: index, key: exampleKey(index: index, epoch: epoch),
+      parameters: augmentation, scratch: scratch(slot), output: output)
   }
 
   private func ensurePermutation(_ epoch: Int) {
@@ -167,8 +172,9 @@ public final class TaskData: @unchecked Sendable {
   private func scratch(_ slot: Int) -> ExamplePipeline.Scratch {
     let images = imageScratch + slot * 2 * sourceElements
     let samples = sampleScratch + slot * 2 * outputHeight
-    return ExamplePipeline.Scratch(image: images, cropped: images + sourceElements,
-                                   rows: samples, columns: samples + outputHeight)
+    return ExamplePipeline.Scratch(
+      image: images, cropped: images + sourceElements,
+      rows: samples, columns: samples + outputHeight)
   }
 
   // MARK: Evaluation
@@ -196,19 +202,24 @@ public final class TaskData: @unchecked Sendable {
     labels: UnsafeMutableBufferPointer<Int32>, compute: Compute? = nil
   ) -> Int {
     let data = dataset(split)
-    precondition(batch >= 0 && batch < evaluationBatchCount(split), "TaskData.evaluationBatch: bad batch \(batch)")
+    precondition(
+      batch >= 0 && batch < evaluationBatchCount(split), "TaskData.evaluationBatch: bad batch \(batch)")
     let start = batch * evaluationBatchSize
     let count = min(evaluationBatchSize, data.count - start)
-    precondition(images.count >= count * imageElementCount && labels.count >= count,
-                 "TaskData.evaluationBatch: buffers too small")
+    precondition(
+      images.count >= count * imageElementCount && labels.count >= count,
+      "TaskData.evaluationBatch: buffers too small")
     for slot in 0..<count { labels[slot] = data.label(start + slot) }
     let job = EvaluationJob(data: self, dataset: data, start: start, images: images.baseAddress!)
     if let compute { compute.parallelFor(count: count, job) } else { job.run(range: 0..<count) }
     return count
   }
 
-  fileprivate func evaluateSlot(_ slot: Int, dataset: Dataset, start: Int, images: UnsafeMutablePointer<Float>) {
-    pipeline.plain(dataset, index: start + slot, scratch: scratch(slot), output: images + slot * imageElementCount)
+  fileprivate func evaluateSlot(
+    _ slot: Int, dataset: Dataset, start: Int, images: UnsafeMutablePointer<Float>
+  ) {
+    pipeline.plain(
+      dataset, index: start + slot, scratch: scratch(slot), output: images + slot * imageElementCount)
   }
 }
 
