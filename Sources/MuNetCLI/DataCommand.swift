@@ -84,8 +84,7 @@ struct DataShowCommand: ParsableCommand {
   }
 
   func run() throws {
-    let splits: DatasetSplits
-    do { splits = try DatasetRegistry.load(name) } catch { throw ValidationError(error.description) }
+    let splits = try DatasetRegistry.load(name)
     let dataset = split == "train" ? splits.train : split == "validation" ? splits.validation : splits.test
     guard index >= 0 && index < dataset.count else {
       throw ValidationError("--index must be in 0..<\(dataset.count) for the \(split) split of \(name)")
@@ -95,7 +94,7 @@ struct DataShowCommand: ParsableCommand {
       "\(splits.name) \(split)[\(index)] of \(dataset.count): label \(dataset.label(index)), "
         + "stored \(shape), \(splits.classCount) classes, split rule: \(splits.policy)")
     if let imageSize {
-      try showPipeline(splits, dataset: dataset, imageSize: imageSize)
+      showPipeline(splits, dataset: dataset, imageSize: imageSize)
     } else {
       var scaled = [Float](repeating: 0, count: shape.elementCount)
       scaled.withUnsafeMutableBufferPointer { dataset.writeScaled(index, to: $0.baseAddress!) }
@@ -103,30 +102,26 @@ struct DataShowCommand: ParsableCommand {
     }
   }
 
-  private func showPipeline(_ splits: DatasetSplits, dataset: Dataset, imageSize: Int) throws {
-    let parameters = augment ? AugmentationParameters.referenceDefault : .none
+  private func showPipeline(_ splits: DatasetSplits, dataset: Dataset, imageSize: Int) {
+    // Evaluation batches of size 1, so evaluation batch `index` is example `index`.
     let data = TaskData(
-      name: splits.name, splits: splits, seed: StreamKey(seed: seed), batchSize: 1,
-      imageSize: imageSize, augmentation: parameters)
+      name: splits.name, splits: splits, seed: StreamKey(seed: seed), batchSize: 1, imageSize: imageSize,
+      augmentation: augment ? .referenceDefault : .none, evaluationBatchSize: 1)
     var output = [Float](repeating: 0, count: data.imageElementCount)
     var label: [Int32] = [0]
     output.withUnsafeMutableBufferPointer { images in
       if split == "train" {
         data.augmentedExample(index: index, epoch: epoch, into: images)
       } else {
-        // Evaluation batches of size 1: batch `index` is example `index`.
-        let evaluation: TaskData.EvaluationSplit = split == "validation" ? .validation : .test
-        let single = TaskData(
-          name: splits.name, splits: splits, seed: StreamKey(seed: seed), batchSize: 1,
-          imageSize: imageSize, augmentation: .none, evaluationBatchSize: 1)
         label.withUnsafeMutableBufferPointer { labels in
-          _ = single.evaluationBatch(evaluation, batch: index, images: images, labels: labels)
+          let evaluation: TaskData.EvaluationSplit = split == "validation" ? .validation : .test
+          data.evaluationBatch(evaluation, batch: index, images: images, labels: labels)
         }
       }
     }
-    print(
-      "pipeline output \(imageSize)x\(imageSize)x\(data.channels)"
-        + (augment ? ", reference default augmentation, seed \(seed), epoch \(epoch)" : ", no augmentation"))
+    let augmentation =
+      augment ? ", reference default augmentation, seed \(seed), epoch \(epoch)" : ", no augmentation"
+    print("pipeline output \(imageSize)x\(imageSize)x\(data.channels)" + augmentation)
     print(AsciiImage.render(output, height: imageSize, width: imageSize, channels: data.channels))
   }
 }
@@ -160,8 +155,7 @@ struct DataBenchCommand: ParsableCommand {
 
   func run() throws {
     let loadStart = munet_monotonic_ns()
-    let splits: DatasetSplits
-    do { splits = try DatasetRegistry.load(name) } catch { throw ValidationError(error.description) }
+    let splits = try DatasetRegistry.load(name)
     let loadSeconds = Double(munet_monotonic_ns() - loadStart) / 1e9
     print(
       "\(splits.name): loaded \(splits.train.count) / \(splits.validation.count) / \(splits.test.count) "
