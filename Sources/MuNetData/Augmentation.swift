@@ -23,6 +23,7 @@ public struct AugmentationParameters: Sendable, Equatable, Hashable {
   /// Crop attempts before the whole image is used (TF's default, 100).
   public var cropAttemptsMax: Int
 
+  /// Parameters as named above (preconditions: the documented ranges).
   public init(
     crop: Bool, areaRangeMin: Float, aspectRatioRangeMin: Float, flipLeftRight: Bool,
     brightnessDelta: Float = 0, contrastDelta: Float = 0, cropAttemptsMax: Int = DistortedCrop.attemptsDefault

@@ -21,10 +21,14 @@
 public enum BilinearResize {
   /// Where one output index samples its input axis.
   public struct AxisSample: Equatable, Sendable {
+    /// The lower input index (clamped to 0).
     public var lower: Int32
+    /// The upper input index (clamped to inputSize - 1).
     public var upper: Int32
+    /// Weight of the upper index: position - floor(position).
     public var fraction: Float
 
+    /// A sample from its parts.
     public init(lower: Int32, upper: Int32, fraction: Float) {
       self.lower = lower
       self.upper = upper

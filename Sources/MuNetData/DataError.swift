@@ -6,13 +6,16 @@
 public struct DataError: Error, Equatable, Sendable, CustomStringConvertible {
   /// The file (or dataset name or folder) the problem is in.
   public let file: String
+  /// What is wrong.
   public let problem: DataProblem
 
+  /// An error about `file`.
   public init(file: String, problem: DataProblem) {
     self.file = file
     self.problem = problem
   }
 
+  /// "FILE: PROBLEM".
   public var description: String { "\(file): \(problem)" }
 }
 
@@ -61,6 +64,7 @@ public enum DataProblem: Equatable, Sendable, CustomStringConvertible {
   /// Neither a registered dataset name nor a dataset file or folder.
   case unknownDataset(String)
 
+  /// The problem in words.
   public var description: String {
     switch self {
     case .unreadable(let reason): return "cannot read: \(reason)"
@@ -104,6 +108,7 @@ public struct LoadLimits: Sendable, Equatable {
   /// Labels must lie in 0..<classCountMax (default 65,536).
   public var classCountMax: Int
 
+  /// Limits; the defaults are ``standard``.
   public init(fileBytesMax: Int = 1 << 31, elementsMax: Int = 1 << 31, classCountMax: Int = 1 << 16) {
     precondition(fileBytesMax >= 0 && elementsMax > 0 && classCountMax > 0, "LoadLimits: bad limits")
     self.fileBytesMax = fileBytesMax

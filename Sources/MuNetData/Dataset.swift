@@ -1,9 +1,13 @@
 /// Height, width and channels of one image (stored row-major, channels last: HWC).
 public struct ImageShape: Equatable, Hashable, Sendable, CustomStringConvertible {
+  /// Rows.
   public let height: Int
+  /// Columns.
   public let width: Int
+  /// Values per pixel (1 for grey).
   public let channels: Int
 
+  /// A shape with positive dimensions.
   public init(height: Int, width: Int, channels: Int = 1) {
     precondition(height > 0 && width > 0 && channels > 0, "ImageShape: dimensions must be positive")
     self.height = height
@@ -14,6 +18,7 @@ public struct ImageShape: Equatable, Hashable, Sendable, CustomStringConvertible
   /// Values per image: height × width × channels.
   public var elementCount: Int { height * width * channels }
 
+  /// "HxWxC".
   public var description: String { "\(height)x\(width)x\(channels)" }
 }
 
@@ -45,6 +50,7 @@ public struct DatasetMetadata: Sendable, Equatable {
   /// x / 8 - 1 for optdigits' 0...16.
   public var pixelMaximum: Float
 
+  /// Metadata; `pixelMaximum` must be positive.
   public init(name: String, source: String, files: [String], pixelMaximum: Float) {
     precondition(pixelMaximum > 0, "pixelMaximum must be positive")
     self.name = name
@@ -59,8 +65,11 @@ public struct DatasetMetadata: Sendable, Equatable {
 /// Example `i` of a dataset is example `examples.lowerBound + i` of the underlying storage, so
 /// splits are O(1) slices that share the pixels. Labels are in 0..<``classCount``.
 public struct Dataset: Sendable {
+  /// Name, source and pixel scale.
   public let metadata: DatasetMetadata
+  /// The shape of every image.
   public let shape: ImageShape
+  /// Labels are in 0..<classCount.
   public let classCount: Int
   /// All pixels of the underlying file (not only this dataset's range).
   public let pixels: ImagePixels
@@ -166,12 +175,16 @@ public struct Dataset: Sendable {
 
 /// The three splits of one task.
 public struct DatasetSplits: Sendable {
+  /// Training examples (shuffled and augmented by ``TaskData``).
   public let train: Dataset
+  /// Validation examples (the score of a path).
   public let validation: Dataset
+  /// Test examples (reported, never used for selection).
   public let test: Dataset
   /// How they were made from the files.
   public let policy: SplitPolicy
 
+  /// Splits that agree in image shape and class count.
   public init(train: Dataset, validation: Dataset, test: Dataset, policy: SplitPolicy) {
     precondition(train.shape == validation.shape && train.shape == test.shape, "splits differ in image shape")
     precondition(
@@ -185,7 +198,9 @@ public struct DatasetSplits: Sendable {
 
   /// The name (from the train split's metadata).
   public var name: String { train.metadata.name }
+  /// The image shape of every split.
   public var shape: ImageShape { train.shape }
+  /// The class count of every split.
   public var classCount: Int { train.classCount }
 }
 
@@ -212,6 +227,7 @@ public enum SplitPolicy: Sendable, Equatable, CustomStringConvertible {
   /// The reference code's default for a dataset that is one file: test 5%, validation 5%.
   public static let referenceOneFile = SplitPolicy.oneFile(testPercent: 5, validationPercent: 5)
 
+  /// The rule in words.
   public var description: String {
     switch self {
     case .given: return "train, validation and test files as given"
@@ -260,12 +276,16 @@ public enum SplitPolicy: Sendable, Equatable, CustomStringConvertible {
 
 /// The images of one file as a loader returns them, before labels and splits are attached.
 public struct LoadedImages: Sendable, Equatable {
+  /// All values, image after image (HWC).
   public var pixels: ImagePixels
+  /// Number of images.
   public var count: Int
+  /// Shape of each image.
   public var shape: ImageShape
   /// The stored value for white (255 for uint8 files; see each loader for inferred values).
   public var pixelMaximum: Float
 
+  /// Images whose value count is count × shape.elementCount.
   public init(pixels: ImagePixels, count: Int, shape: ImageShape, pixelMaximum: Float) {
     precondition(pixels.count == count * shape.elementCount, "LoadedImages: size mismatch")
     self.pixels = pixels

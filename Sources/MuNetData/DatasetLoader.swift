@@ -15,6 +15,7 @@ import Glibc
 /// whose labels file has the same name with the last `images` replaced by `labels` (and, for
 /// IDX, `idx3`/`idx4` by `idx1`), e.g. `foo-images.npy` + `foo-labels.npy`.
 public struct DatasetFiles: Sendable, Equatable {
+  /// How the files are encoded.
   public enum Format: Sendable, Equatable {
     case idx
     case npy
@@ -24,21 +25,28 @@ public struct DatasetFiles: Sendable, Equatable {
 
   /// One split's files: images (and labels; CSV files hold both, so `labels` is nil).
   public struct Part: Sendable, Equatable {
+    /// The images file (or the CSV file).
     public var images: String
+    /// The labels file; nil for CSV.
     public var labels: String?
 
+    /// A split's files.
     public init(images: String, labels: String?) {
       self.images = images
       self.labels = labels
     }
   }
 
+  /// The encoding of every file.
   public var format: Format
   /// The train file, or the only file of a one-file dataset.
   public var train: Part
+  /// The validation files, if the dataset has them.
   public var validation: Part?
+  /// The test files, if the dataset has them.
   public var test: Part?
 
+  /// Files of one dataset.
   public init(format: Format, train: Part, validation: Part? = nil, test: Part? = nil) {
     self.format = format
     self.train = train

@@ -16,6 +16,7 @@ public struct DataLocations: Sendable, Equatable {
   /// The committed fixtures: `mnist-mini/`, `fashion-mini/`, `optdigits-mini/`.
   public var fixturesDirectory: String
 
+  /// Explicit locations (tests use the checkout's own folders).
   public init(dataDirectory: String, fixturesDirectory: String) {
     self.dataDirectory = dataDirectory
     self.fixturesDirectory = fixturesDirectory
@@ -80,17 +81,23 @@ public struct RegisteredDataset: Sendable {
     case fixtures(String)
   }
 
+  /// The registry name, e.g. `mnist-mini`.
   public let name: String
   /// What it is and where it comes from (one line).
   public let source: String
+  /// Its folder.
   public let home: Home
   /// The files, relative to the dataset's folder.
   public let files: DatasetFiles
+  /// How its splits are cut.
   public let policy: SplitPolicy
+  /// Number of classes.
   public let classCount: Int
+  /// Image shape as stored.
   public let shape: ImageShape
   /// Examples in the train (or only) file and in the test file, as shipped.
   public let trainFileCount: Int
+  /// Examples in the test file (nil: no test file).
   public let testFileCount: Int?
 
   /// (train, validation, test) example counts after the split policy.

@@ -2,11 +2,16 @@ import MuNetRuntime
 
 /// A rectangle of an image: rows y..<y+height, columns x..<x+width.
 public struct CropBox: Equatable, Sendable, CustomStringConvertible {
+  /// First row.
   public var y: Int
+  /// First column.
   public var x: Int
+  /// Rows.
   public var height: Int
+  /// Columns.
   public var width: Int
 
+  /// A box from its parts.
   public init(y: Int, x: Int, height: Int, width: Int) {
     self.y = y
     self.x = x
@@ -14,6 +19,7 @@ public struct CropBox: Equatable, Sendable, CustomStringConvertible {
     self.width = width
   }
 
+  /// "[y Y, x X, HxW]".
   public var description: String { "[y \(y), x \(x), \(height)x\(width)]" }
 }
 

@@ -27,12 +27,19 @@ import MuNetRuntime
 /// permutations); a batch makes no heap allocation. One caller at a time (the permutation cache
 /// is mutable); the per-example work of one batch may run on several threads via `compute`.
 public final class TaskData: @unchecked Sendable {
+  /// The task name (part of every stream key).
   public let name: String
+  /// The data.
   public let splits: DatasetSplits
+  /// Examples per training batch (B).
   public let batchSize: Int
+  /// Examples per evaluation batch (B').
   public let evaluationBatchSize: Int
+  /// Output image rows.
   public let outputHeight: Int
+  /// Output image columns.
   public let outputWidth: Int
+  /// Training augmentation.
   public let augmentation: AugmentationParameters
   /// `seed.child("data").child("task", name)`.
   public let taskKey: StreamKey
