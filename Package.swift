@@ -81,6 +81,7 @@ let package = Package(
     .testTarget(name: "BLASTests", dependencies: ["MuNetRuntime", "MuNetBLAS"], swiftSettings: engineSettings),
     .testTarget(name: "StorageTests", dependencies: ["MuNetStorage"], swiftSettings: engineSettings),
     .testTarget(name: "ModelTests", dependencies: ["MuNetModel", "MuNetRuntime", "CAllocationCounter"], swiftSettings: engineSettings),
+    .testTarget(name: "DataTests", dependencies: ["MuNetData", "MuNetRuntime"], swiftSettings: engineSettings),
     .testTarget(name: "TidyTests", dependencies: []),
     .testTarget(name: "CLITests", dependencies: ["MuNetCLI"], swiftSettings: engineSettings),
   ],
