@@ -53,6 +53,11 @@ let package = Package(
     .target(name: "MuNetData", dependencies: ["MuNetRuntime", "MuNetStorage"], swiftSettings: engineSettings),
     .target(name: "MuNetModel", dependencies: ["MuNetRuntime", "MuNetStorage"], swiftSettings: engineSettings),
     .target(
+      name: "MuNetTraining",
+      dependencies: ["MuNetRuntime", "MuNetModel", "MuNetData", "MuNetStorage"],
+      swiftSettings: engineSettings
+    ),
+    .target(
       name: "MuNetEvolution",
       dependencies: ["MuNetRuntime", "MuNetModel", "MuNetData", "MuNetStorage"],
       swiftSettings: engineSettings
@@ -60,8 +65,8 @@ let package = Package(
     .target(
       name: "MuNetCLI",
       dependencies: [
-        "MuNetRuntime", "MuNetBLAS", "MuNetStorage", "MuNetData", "MuNetModel", "MuNetEvolution",
-        "CMuNetSupport",
+        "MuNetRuntime", "MuNetBLAS", "MuNetStorage", "MuNetData", "MuNetModel", "MuNetTraining",
+        "MuNetEvolution", "CMuNetSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: engineSettings

@@ -8,7 +8,8 @@ import Testing
 
 /// Modules whose results must be deterministic (everything but the CLI's presentation).
 let engineModules = [
-  "MuNetRuntime", "MuNetBLAS", "MuNetStorage", "MuNetData", "MuNetModel", "MuNetEvolution",
+  "MuNetRuntime", "MuNetBLAS", "MuNetStorage", "MuNetData", "MuNetModel", "MuNetTraining",
+  "MuNetEvolution",
 ]
 
 struct Rule: Sendable {

@@ -8,6 +8,27 @@ public struct Shape: Equatable, Hashable, Sendable, CustomStringConvertible {
   @inlinable
   public init(_ dims: Int...) { self.init(dims: dims) }
 
+  // Fixed-rank initialisers: a variadic call builds an array (a heap allocation), which hot
+  // paths must not do. Overload resolution prefers these.
+  @inlinable
+  public init(_ d0: Int) { self.init(rank: 1, d0, 1, 1, 1) }
+  @inlinable
+  public init(_ d0: Int, _ d1: Int) { self.init(rank: 2, d0, d1, 1, 1) }
+  @inlinable
+  public init(_ d0: Int, _ d1: Int, _ d2: Int) { self.init(rank: 3, d0, d1, d2, 1) }
+  @inlinable
+  public init(_ d0: Int, _ d1: Int, _ d2: Int, _ d3: Int) { self.init(rank: 4, d0, d1, d2, d3) }
+
+  @usableFromInline
+  init(rank: Int, _ d0: Int, _ d1: Int, _ d2: Int, _ d3: Int) {
+    precondition(d0 >= 0 && d1 >= 0 && d2 >= 0 && d3 >= 0, "negative extent")
+    self.rank = rank
+    self.d0 = d0
+    self.d1 = d1
+    self.d2 = d2
+    self.d3 = d3
+  }
+
   public init(dims: [Int]) {
     precondition(dims.count <= Shape.rankMax, "rank \(dims.count) exceeds Shape.rankMax \(Shape.rankMax)")
     precondition(dims.allSatisfy { $0 >= 0 }, "negative extent in \(dims)")
