@@ -80,6 +80,7 @@ let package = Package(
     ),
     .testTarget(name: "BLASTests", dependencies: ["MuNetRuntime", "MuNetBLAS"], swiftSettings: engineSettings),
     .testTarget(name: "StorageTests", dependencies: ["MuNetStorage"], swiftSettings: engineSettings),
+    .testTarget(name: "TrainingTests", dependencies: ["MuNetModel", "MuNetRuntime", "MuNetStorage"], swiftSettings: engineSettings),
     .testTarget(name: "TidyTests", dependencies: []),
   ],
   swiftLanguageModes: [.v6]
