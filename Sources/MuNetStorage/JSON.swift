@@ -332,7 +332,11 @@ extension JSONValue {
   public static func parse(_ bytes: [UInt8], limits: JSONLimits = .standard) throws(JSONError) -> JSONValue {
     // Typed throws do not pass through `withUnsafeBytes`, so the error is carried out as a value.
     let result: Result<JSONValue, JSONError> = bytes.withUnsafeBytes { buffer in
-      do throws(JSONError) { return .success(try parse(buffer, limits: limits)) } catch { return .failure(error) }
+      do throws(JSONError) {
+        return .success(try parse(buffer, limits: limits))
+      } catch {
+        return .failure(error)
+      }
     }
     return try result.get()
   }
@@ -573,7 +577,9 @@ private struct JSONParser {
       }
       index += 2
       let second = try hex4(escapeOffset: lowOffset)
-      guard (0xDC00...0xDFFF).contains(second) else { throw JSONError(.invalidUnicodeEscape, offset: lowOffset) }
+      guard (0xDC00...0xDFFF).contains(second) else {
+        throw JSONError(.invalidUnicodeEscape, offset: lowOffset)
+      }
       return 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
     case 0xDC00...0xDFFF:
       throw JSONError(.invalidUnicodeEscape, offset: escapeOffset)

@@ -79,7 +79,7 @@ public enum SafeTensors {
     appendLittleEndian(UInt64(header.count), to: &bytes)
     bytes.append(contentsOf: header)
     for tensor in ordered {
-      for value in tensor.values { appendLittleEndian(value.bitPattern, to: &bytes) }
+      for index in tensor.values.indices { appendLittleEndian(tensor.values[index].bitPattern, to: &bytes) }
     }
     return bytes
   }
@@ -97,7 +97,11 @@ public enum SafeTensors {
   /// Reads and checks the file at `path` (at most `limitBytes` bytes).
   public static func read(path: String, limitBytes: Int) throws(SafeTensorsError) -> SafeTensorsFile {
     let bytes: [UInt8]
-    do throws(StorageError) { bytes = try readFile(path, limitBytes: limitBytes) } catch { throw .storage(error) }
+    do throws(StorageError) {
+      bytes = try readFile(path, limitBytes: limitBytes)
+    } catch {
+      throw .storage(error)
+    }
     return try decode(bytes, source: path)
   }
 
@@ -105,10 +109,11 @@ public enum SafeTensors {
   ///
   /// Checks, in order: at least 8 bytes; N ≤ ``headerBytesMax`` (before any allocation) and
   /// 8 + N ≤ file size; the header starts with `{` and is valid JSON (strict, no duplicate
-  /// keys: ``SafeTensorsError/duplicateName(source:name:)``); `__metadata__` is a string→string map; every entry
-  /// has exactly `dtype`, `shape` and `data_offsets`, the dtype is `F32`, the shape holds
-  /// non-negative integers, `begin ≤ end ≤ buffer size` and `shape product × 4 == end − begin`;
-  /// the entries, taken by offset, cover the buffer exactly (no overlap, no hole).
+  /// keys: ``SafeTensorsError/duplicateName(source:name:)``); `__metadata__` is a
+  /// string→string map; every entry has exactly `dtype`, `shape` and `data_offsets`, the
+  /// dtype is `F32`, the shape holds non-negative integers, `begin ≤ end ≤ buffer size` and
+  /// `shape product × 4 == end − begin`; the entries, taken by offset, cover the buffer exactly
+  /// (no overlap, no hole).
   public static func decode(_ bytes: [UInt8], source: String) throws(SafeTensorsError) -> SafeTensorsFile {
     guard bytes.count >= 8 else { throw .truncated(source: source, byteCount: bytes.count) }
     var headerLength: UInt64 = 0
@@ -138,7 +143,9 @@ public enum SafeTensors {
                            tensors: tensors)
   }
 
-  private static func parseHeader(_ header: ArraySlice<UInt8>, source: String) throws(SafeTensorsError) -> JSONObject {
+  private static func parseHeader(
+    _ header: ArraySlice<UInt8>, source: String
+  ) throws(SafeTensorsError) -> JSONObject {
     let limits = JSONLimits(inputBytesMax: headerBytesMax, depthMax: 8, stringBytesMax: headerBytesMax)
     let result: Result<JSONValue, JSONError> = header.withUnsafeBytes { buffer in
       do throws(JSONError) { return .success(try JSONValue.parse(buffer, limits: limits)) } catch {
@@ -174,7 +181,9 @@ public enum SafeTensors {
     _ member: JSONMember, bufferBytes: Int, source: String
   ) throws(SafeTensorsError) -> SafeTensor {
     let name = member.key
-    func invalid(_ reason: String) -> SafeTensorsError { .invalidEntry(source: source, tensor: name, reason: reason) }
+    func invalid(_ reason: String) -> SafeTensorsError {
+      .invalidEntry(source: source, tensor: name, reason: reason)
+    }
     guard case .object(let entry) = member.value else { throw invalid("the entry is not an object") }
     guard entry.count == 3, let dtypeValue = entry["dtype"], let shapeValue = entry["shape"],
           let offsetsValue = entry["data_offsets"]
@@ -191,7 +200,8 @@ public enum SafeTensors {
       throw .offsetsOutsideBuffer(source: source, tensor: name, end: offsets[1], bufferBytes: bufferBytes)
     }
     let byteCount = offsets[1] - offsets[0]
-    guard let elements = elementCount(shape), elements.multipliedReportingOverflow(by: 4) == (byteCount, false)
+    guard let elements = elementCount(shape),
+          elements.multipliedReportingOverflow(by: 4) == (byteCount, false)
     else { throw .sizeMismatch(source: source, tensor: name, shape: shape, byteCount: byteCount) }
     return SafeTensor(name: name, shape: shape, dataOffsets: offsets[0]..<offsets[1])
   }
@@ -200,9 +210,10 @@ public enum SafeTensors {
   private static func checkCoverage(
     _ tensors: [SafeTensor], bufferBytes: Int, source: String
   ) throws(SafeTensorsError) {
-    let byOffset = tensors.sorted {
-      ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound)
-        || ($0.dataOffsets == $1.dataOffsets && JSONObject.keyPrecedes($0.name, $1.name))
+    let byOffset = tensors.sorted { a, b in
+      let (left, right) = (a.dataOffsets, b.dataOffsets)
+      if left != right { return (left.lowerBound, left.upperBound) < (right.lowerBound, right.upperBound) }
+      return JSONObject.keyPrecedes(a.name, b.name)
     }
     var covered = 0
     var previous: String?
@@ -291,7 +302,8 @@ public struct SafeTensorsFile: Sendable {
   /// hold exactly ``SafeTensor/elementCount`` floats.
   public func copyValues(of tensor: SafeTensor, into destination: UnsafeMutableBufferPointer<Float>) {
     precondition(destination.count == tensor.elementCount,
-                 "\(source): tensor \(tensor.name) has \(tensor.elementCount) values, destination \(destination.count)")
+                 "\(source): tensor \(tensor.name) has \(tensor.elementCount) values, "
+                   + "destination \(destination.count)")
     bytes.withUnsafeBytes { raw in
       let start = dataStart + tensor.dataOffsets.lowerBound
       for index in 0..<tensor.elementCount {

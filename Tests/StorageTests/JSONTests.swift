@@ -22,7 +22,9 @@ private func failure(_ bytes: [UInt8], limits: JSONLimits = .standard) -> JSONEr
 // MARK: - Round trips and canonical form
 
 @Test func parsesEveryKindOfValue() throws {
-  let value = try parse(#" { "s" : "a\"b" , "i" : -42, "d": 1.5e-3, "t": true, "f": false, "n": null, "a": [1, [], {}] } "#)
+  let text = #" { "s" : "a\"b" , "i" : -42, "d": 1.5e-3, "t": true, "f": false, "n": null, "#
+    + #""a": [1, [], {}] } "#
+  let value = try parse(text)
   #expect(value["s"] == .string("a\"b"))
   #expect(value["i"] == .integer(-42))
   #expect(value["d"] == .number(JSONDecimal(exactly: "1.5e-3")!))

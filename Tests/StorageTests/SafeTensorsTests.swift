@@ -36,7 +36,17 @@ private func rawFile(_ header: String, data: [UInt8] = [], paddedTo alignment: I
   return littleEndian(UInt64(headerBytes.count)) + headerBytes + data
 }
 
-private func littleEndian(_ value: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+private func littleEndian(_ value: UInt64) -> [UInt8] {
+  (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
+}
+
+/// A fresh scratch directory (removed by the caller).
+private func scratchDirectory() throws -> String {
+  let name = "munet-safetensors-\(UUID().uuidString)"
+  let path = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
+  try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+  return path
+}
 
 private func decodeError(_ bytes: [UInt8]) -> SafeTensorsError? {
   do throws(SafeTensorsError) {
@@ -97,7 +107,8 @@ private func entry(_ dtype: String = "F32", _ shape: String, _ begin: Int, _ end
   }
   #expect(file.tensor(named: "t9") == nil)
   // Re-encoding what was read gives the same bytes.
-  let again = try encode(file.tensors.map { ($0.name, $0.shape, file.values(of: $0)) }, metadata: ["note": "a \"quoted\" \n value"])
+  let reread = file.tensors.map { ($0.name, $0.shape, file.values(of: $0)) }
+  let again = try encode(reread, metadata: ["note": "a \"quoted\" \n value"])
   #expect(again == bytes)
 }
 
@@ -109,13 +120,13 @@ private func entry(_ dtype: String = "F32", _ shape: String, _ begin: Int, _ end
   #expect(error([("a", [1], [1]), ("a", [1], [2])]) == .duplicateName(source: source, name: "a"))
   #expect(error([("", [1], [1])]) == .invalidName(source: source, tensor: ""))
   #expect(error([("__metadata__", [1], [1])]) == .invalidName(source: source, tensor: "__metadata__"))
-  #expect(error([("a", [2, 2], [1, 2, 3])]) == .sizeMismatch(source: source, tensor: "a", shape: [2, 2], byteCount: 12))
+  #expect(error([("a", [2, 2], [1, 2, 3])])
+          == .sizeMismatch(source: source, tensor: "a", shape: [2, 2], byteCount: 12))
   #expect(error([("a", [-1], [])]) == .sizeMismatch(source: source, tensor: "a", shape: [-1], byteCount: 0))
 }
 
 @Test func writeAndReadThroughAFile() throws {
-  let directory = FileManager.default.temporaryDirectory.appendingPathComponent("munet-st-\(UUID().uuidString)").path
-  try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+  let directory = try scratchDirectory()
   defer { try? FileManager.default.removeItem(atPath: directory) }
   let path = directory + "/weights.safetensors"
   var values: [Float] = [1, 2, 3]
@@ -154,6 +165,8 @@ private func entry(_ dtype: String = "F32", _ shape: String, _ begin: Int, _ end
 @Test func malformedFilesGiveTypedErrors() {
   let s = "bad.safetensors"
   let four: [UInt8] = [0, 0, 0x80, 0x3F]
+  let exactKeys = "the entry must have exactly the keys data_offsets, dtype and shape"
+  let badOffsets = "data_offsets is not [begin, end] with 0 <= begin <= end"
   let cases: [([UInt8], SafeTensorsError)] = [
     ([1, 2, 3], .truncated(source: s, byteCount: 3)),
     (littleEndian(200 << 20), .headerTooLarge(source: s, headerBytes: 200 << 20, limitBytes: 100 << 20)),
@@ -164,7 +177,8 @@ private func entry(_ dtype: String = "F32", _ shape: String, _ begin: Int, _ end
     (rawFile("[]"), .headerNotObject(source: s)),
     (rawFile(#"{"a":"#), .invalidHeaderJSON(source: s, error: JSONError(.unexpectedEnd, offset: 8))),
     (rawFile(#"{"a":1} x"#), .invalidHeaderJSON(source: s, error: JSONError(.trailingData, offset: 8))),
-    (rawFile(#"{"a":"# + entry("F32", "[1]", 0, 4) + #","a":"# + entry("F32", "[1]", 4, 8) + "}", data: four + four),
+    (rawFile(#"{"a":"# + entry("F32", "[1]", 0, 4) + #","a":"# + entry("F32", "[1]", 4, 8) + "}",
+             data: four + four),
      .duplicateName(source: s, name: "a")),
     (rawFile(#"{"w":"# + entry("F16", "[2]", 0, 4) + "}", data: four),
      .unsupportedDType(source: s, tensor: "w", dtype: "F16")),
@@ -180,13 +194,15 @@ private func entry(_ dtype: String = "F32", _ shape: String, _ begin: Int, _ end
     (rawFile(#"{"a":"# + entry("F32", "[1]", 0, 4) + #","b":"# + entry("F32", "[1]", 8, 12) + "}",
              data: four + four + four),
      .hole(source: s, offset: 4, length: 4)),
-    (rawFile(#"{"a":"# + entry("F32", "[1]", 4, 8) + "}", data: four + four), .hole(source: s, offset: 0, length: 4)),
-    (rawFile(#"{"a":"# + entry("F32", "[1]", 0, 4) + "}", data: four + four), .hole(source: s, offset: 4, length: 4)),
+    (rawFile(#"{"a":"# + entry("F32", "[1]", 4, 8) + "}", data: four + four),
+     .hole(source: s, offset: 0, length: 4)),
+    (rawFile(#"{"a":"# + entry("F32", "[1]", 0, 4) + "}", data: four + four),
+     .hole(source: s, offset: 4, length: 4)),
     (rawFile(#"{"a":[1]}"#), .invalidEntry(source: s, tensor: "a", reason: "the entry is not an object")),
     (rawFile(#"{"a":{"dtype":"F32","shape":[]}}"#),
-     .invalidEntry(source: s, tensor: "a", reason: "the entry must have exactly the keys data_offsets, dtype and shape")),
+     .invalidEntry(source: s, tensor: "a", reason: exactKeys)),
     (rawFile(#"{"a":{"dtype":"F32","shape":[],"data_offsets":[0,0],"x":1}}"#),
-     .invalidEntry(source: s, tensor: "a", reason: "the entry must have exactly the keys data_offsets, dtype and shape")),
+     .invalidEntry(source: s, tensor: "a", reason: exactKeys)),
     (rawFile(#"{"a":{"dtype":3,"shape":[],"data_offsets":[0,0]}}"#),
      .invalidEntry(source: s, tensor: "a", reason: "dtype is not a string")),
     (rawFile(#"{"a":"# + entry("F32", "[-1]", 0, 0) + "}"),
@@ -194,10 +210,11 @@ private func entry(_ dtype: String = "F32", _ shape: String, _ begin: Int, _ end
     (rawFile(#"{"a":"# + entry("F32", "[1.0]", 0, 4) + "}", data: four),
      .invalidEntry(source: s, tensor: "a", reason: "shape is not an array of non-negative integers")),
     (rawFile(#"{"a":"# + entry("F32", "[1]", 4, 0) + "}", data: four),
-     .invalidEntry(source: s, tensor: "a", reason: "data_offsets is not [begin, end] with 0 <= begin <= end")),
+     .invalidEntry(source: s, tensor: "a", reason: badOffsets)),
     (rawFile(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0]}}"#, data: four),
-     .invalidEntry(source: s, tensor: "a", reason: "data_offsets is not [begin, end] with 0 <= begin <= end")),
-    (rawFile(#"{"__metadata__":{"k":1}}"#), .invalidMetadata(source: s, reason: "the value of \"k\" is not a string")),
+     .invalidEntry(source: s, tensor: "a", reason: badOffsets)),
+    (rawFile(#"{"__metadata__":{"k":1}}"#),
+     .invalidMetadata(source: s, reason: "the value of \"k\" is not a string")),
     (rawFile(#"{"__metadata__":[]}"#), .invalidMetadata(source: s, reason: "__metadata__ is not an object")),
   ]
   for (bytes, expected) in cases {
@@ -267,12 +284,12 @@ private func runPython(_ script: String, _ arguments: [String]) throws -> String
 // another implementation, not munet's own logic, which the tests above cover.
 @Test(.enabled(if: pythonWithNumpy, "needs python3 with numpy"))
 func pythonReadsWhatTheWriterWrites() throws {
-  let directory = FileManager.default.temporaryDirectory.appendingPathComponent("munet-py-\(UUID().uuidString)").path
-  try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+  let directory = try scratchDirectory()
   defer { try? FileManager.default.removeItem(atPath: directory) }
   let path = directory + "/model.safetensors"
   var random = SplitMix64(seed: 3)
-  let tensors: [(String, [Int], [Float])] = [("kernel", [3, 4], []), ("bias", [4], []), ("scalar", [], [])].map {
+  let shapes: [(String, [Int], [Float])] = [("kernel", [3, 4], []), ("bias", [4], []), ("scalar", [], [])]
+  let tensors: [(String, [Int], [Float])] = shapes.map {
     let count = $0.1.reduce(1, *)
     return ($0.0, $0.1, (0..<count).map { _ in Float(Int(random.below(2001)) - 1000) / 64 })
   }
@@ -302,8 +319,7 @@ func pythonReadsWhatTheWriterWrites() throws {
 
 @Test(.enabled(if: pythonWithNumpy, "needs python3 with numpy"))
 func readerReadsWhatPythonWrites() throws {
-  let directory = FileManager.default.temporaryDirectory.appendingPathComponent("munet-py-\(UUID().uuidString)").path
-  try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+  let directory = try scratchDirectory()
   defer { try? FileManager.default.removeItem(atPath: directory) }
   let path = directory + "/python.safetensors"
   // The layout of the reference writer: metadata first, names sorted, header padded with spaces.
@@ -313,7 +329,8 @@ func readerReadsWhatPythonWrites() throws {
     header, offset, blobs = {'__metadata__': {'format': 'np'}}, 0, []
     for name in sorted(tensors):
         raw = tensors[name].tobytes()
-        header[name] = {'dtype': 'F32', 'shape': list(tensors[name].shape), 'data_offsets': [offset, offset + len(raw)]}
+        header[name] = {'dtype': 'F32', 'shape': list(tensors[name].shape),
+                        'data_offsets': [offset, offset + len(raw)]}
         offset += len(raw); blobs.append(raw)
     text = json.dumps(header).encode()
     text += b' ' * ((8 - len(text) % 8) % 8)
