@@ -8,7 +8,7 @@
 /// Swift runtime, not by the C library). Strings compare by their UTF-8 bytes, not by Swift's
 /// canonical equivalence, so two values are equal exactly when their canonical texts are.
 ///
-/// Parse with ``parse(_:limits:)-(_,JSONLimits)``, write with ``canonicalBytes``.
+/// Parse with ``parse(_:limits:)``, write with ``canonicalBytes``.
 public enum JSONValue: Sendable, Equatable {
   case null
   case bool(Bool)
@@ -328,7 +328,7 @@ extension JSONValue {
     return value
   }
 
-  /// Parses the bytes of an array (see ``parse(_:limits:)-(UnsafeRawBufferPointer,_)``).
+  /// Parses the bytes of an array (see the `UnsafeRawBufferPointer` overload).
   public static func parse(_ bytes: [UInt8], limits: JSONLimits = .standard) throws(JSONError) -> JSONValue {
     // Typed throws do not pass through `withUnsafeBytes`, so the error is carried out as a value.
     let result: Result<JSONValue, JSONError> = bytes.withUnsafeBytes { buffer in
