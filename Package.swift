@@ -87,6 +87,11 @@ let package = Package(
     .testTarget(name: "StorageTests", dependencies: ["MuNetStorage"], swiftSettings: engineSettings),
     .testTarget(name: "ModelTests", dependencies: ["MuNetModel", "MuNetRuntime", "CAllocationCounter"], swiftSettings: engineSettings),
     .testTarget(name: "DataTests", dependencies: ["MuNetData", "MuNetRuntime"], swiftSettings: engineSettings),
+    .testTarget(
+      name: "TrainingTests",
+      dependencies: ["MuNetModel", "MuNetRuntime", "MuNetStorage", "MuNetData", "MuNetTraining", "CAllocationCounter"],
+      swiftSettings: engineSettings
+    ),
     .testTarget(name: "TidyTests", dependencies: []),
     .testTarget(name: "CLITests", dependencies: ["MuNetCLI"], swiftSettings: engineSettings),
   ],
