@@ -3,6 +3,7 @@
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 int munet_cpu_has_avx2_fma(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -29,3 +30,7 @@ void munet_exit_with_message(const char *message, int status) {
   fputs(message, stderr);
   exit(status);
 }
+
+int munet_stdout_is_terminal(void) { return isatty(STDOUT_FILENO); }
+
+void munet_flush_stdout(void) { fflush(stdout); }

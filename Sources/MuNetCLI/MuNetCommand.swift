@@ -5,7 +5,7 @@ public struct MuNetCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "munet",
     abstract: "A deterministic µ2Net-style evolutionary multitask engine.",
-    subcommands: [CheckNumericsCommand.self, DataCommand.self, BenchCommand.self],
+    subcommands: [TrainCommand.self, CheckNumericsCommand.self, DataCommand.self, BenchCommand.self],
     // Until `munet evolve` exists, no arguments runs the numerics self-check.
     defaultSubcommand: CheckNumericsCommand.self
   )

@@ -98,7 +98,7 @@ public final class Trainer {
       throw .mismatch("model configuration: \(error)")
     }
     trainable = model.namedParameters().compactMap { parameter in
-      parameter.gradient.map { TrainableParameter(values: parameter.value, gradients: $0) }
+      parameter.gradient.map { TrainableParameter(values: parameter.value.buffer, gradients: $0.buffer) }
     }
     let imageShape = Shape(capacity, config.imageSize, config.imageSize, config.channels)
     var plan = ArenaPlan()
@@ -111,9 +111,9 @@ public final class Trainer {
       optimizer = try SGDMomentum(
         parameters: trainable, momentum: settings.momentum, nesterov: settings.nesterov,
         maxGradientNorm: settings.maxGradientNorm, arena: arena)
-      snapshot = try trainable.map { parameter throws(ArenaError) in
-        try arena.allocate(Shape(parameter.values.count)).buffer
-      }
+      var saved: [UnsafeMutableBufferPointer<Float>] = []
+      for parameter in trainable { saved.append(try arena.allocate(Shape(parameter.values.count)).buffer) }
+      snapshot = saved
     } catch {
       throw .memory(error)
     }
@@ -128,20 +128,15 @@ public final class Trainer {
   public func run(progress: ((TrainingProgress) -> Void)? = nil) -> TrainingResult {
     var result = TrainingResult()
     let schedule = settings.learningRateSchedule
-    let batchImages = batchTensor(settings.batchSize)
-    let batchLabels = UnsafeBufferPointer(rebasing: labels[0..<settings.batchSize])
     var lossSum = 0.0
     var lossSteps = 0
     for step in 0..<settings.steps {
-      data.trainBatch(step: step, images: images.buffer, labels: labels, compute: compute)
-      let loss = workspace.lossAndGradients(model, images: batchImages, labels: batchLabels, compute: compute)
+      let (loss, learningRate) = trainStep(step, schedule: schedule)
       result.stepsRun = step + 1
       guard loss.isFinite else {
         result.diverged = true
         break
       }
-      let learningRate = schedule.learningRate(step: step)
-      optimizer.step(learningRate: learningRate, compute: compute)
       lossSum += loss
       lossSteps += 1
       var record: ValidationRecord?
@@ -160,6 +155,19 @@ public final class Trainer {
     result.testCorrect = test.correct
     result.testCount = test.count
     return result
+  }
+
+  /// One training step: batch `step`, forward, backward, and (when the loss is finite) the
+  /// clipped SGD update with the schedule's rate. Returns the batch's mean loss and the rate.
+  @discardableResult
+  public func trainStep(_ step: Int, schedule: LearningRateSchedule) -> (loss: Double, learningRate: Float) {
+    data.trainBatch(step: step, images: images.buffer, labels: labels, compute: compute)
+    let batchLabels = UnsafeBufferPointer(rebasing: labels[0..<settings.batchSize])
+    let loss = workspace.lossAndGradients(
+      model, images: batchTensor(settings.batchSize), labels: batchLabels, compute: compute)
+    let learningRate = schedule.learningRate(step: step)
+    if loss.isFinite { optimizer.step(learningRate: learningRate, compute: compute) }
+    return (loss, learningRate)
   }
 
   /// Correct answers of the model as it is now on `split` (the first `examplesMax` examples).

@@ -15,4 +15,10 @@ unsigned long long munet_monotonic_ns(void);
 /// Writes `message` to standard error and exits the process with `status`.
 void munet_exit_with_message(const char *message, int status) __attribute__((noreturn));
 
+/// 1 when standard output is a terminal.
+int munet_stdout_is_terminal(void);
+
+/// Flushes standard output.
+void munet_flush_stdout(void);
+
 #endif
