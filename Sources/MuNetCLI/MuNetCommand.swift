@@ -5,7 +5,7 @@ public struct MuNetCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "munet",
     abstract: "A deterministic µ2Net-style evolutionary multitask engine.",
-    subcommands: []
+    subcommands: [CheckMathCommand.self]
   )
 
   public init() {}
