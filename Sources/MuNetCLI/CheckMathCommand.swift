@@ -6,6 +6,26 @@ import MuNetRuntime
 import Glibc
 #endif
 
+#if arch(x86_64) || arch(i386)
+/// glibc's long double: a 64-bit significand, used to settle results near a Float midpoint.
+typealias PreciseReal = Float80
+let preciseName = "Float80"
+private func preciseExp(_ x: PreciseReal) -> PreciseReal { Glibc.expl(x) }
+private func preciseLog(_ x: PreciseReal) -> PreciseReal { Glibc.logl(x) }
+private func preciseTanh(_ x: PreciseReal) -> PreciseReal { Glibc.tanhl(x) }
+private func preciseErf(_ x: PreciseReal) -> PreciseReal { Glibc.erfl(x) }
+private func preciseCos(_ x: PreciseReal) -> PreciseReal { Glibc.cosl(x) }
+#else
+// No Float80 here: near-midpoint decisions fall back to the Double reference.
+typealias PreciseReal = Double
+let preciseName = "Double"
+private func preciseExp(_ x: PreciseReal) -> PreciseReal { Glibc.exp(x) }
+private func preciseLog(_ x: PreciseReal) -> PreciseReal { Glibc.log(x) }
+private func preciseTanh(_ x: PreciseReal) -> PreciseReal { Glibc.tanh(x) }
+private func preciseErf(_ x: PreciseReal) -> PreciseReal { Glibc.erf(x) }
+private func preciseCos(_ x: PreciseReal) -> PreciseReal { Glibc.cos(x) }
+#endif
+
 /// `munet check-math`: measures munet's own elementary functions against libm.
 ///
 /// The reference is glibc's Double function of the (exact) Double argument. The error of a
@@ -13,7 +33,7 @@ import Glibc
 /// |ref| (2^-149 below 2^-126), which is never smaller than ulp(Float(ref)). A result is
 /// correctly rounded when it equals the Float nearest the true value; when the Double
 /// reference lies within 2^-20 ulp of a midpoint between two Floats the decision is made
-/// with glibc's 64-bit-mantissa (Float80) function instead, since glibc's Double error
+/// with glibc's 64-bit-significand long double (Float80) function instead, since glibc's Double error
 /// (about 2^-29 Float ulps) could then flip it. Exit status 1 when a function exceeds
 /// ``Elementary/errorBoundULPs``, misses a special value or gets a sign of zero wrong.
 struct CheckMathCommand: ParsableCommand {
@@ -62,6 +82,7 @@ struct CheckMathCommand: ParsableCommand {
       if !timing.batchedMatches { summary.failures.append("buffer form differs from the scalar function") }
       print(summary.row(name: check.name))
       for failure in summary.failures.prefix(8) { print("  FAIL \(check.name): \(failure)") }
+      for input in summary.notCorrectlyRoundedInputs { print("  " + check.describeMisrounding(input)) }
       if !summary.failures.isEmpty || summary.maxErrorULPs > Elementary.errorBoundULPs { failed = true }
     }
     if failed {
@@ -72,13 +93,13 @@ struct CheckMathCommand: ParsableCommand {
   }
 }
 
-/// One function under test: munet's version, glibc's Double and Float80 versions, and the
+/// One function under test: munet's version, glibc's Double and long double versions, and the
 /// special values it must return exactly.
 struct MathCheck: Sendable {
   let name: String
   let munet: @Sendable (Float) -> Float
   let reference: @Sendable (Double) -> Double
-  let precise: @Sendable (Float80) -> Float80
+  let precise: @Sendable (PreciseReal) -> PreciseReal
   /// (input, expected); an expected NaN means "any NaN", zeros must match in sign.
   let specialValues: [(Float, Float)]
   /// The buffer form, where munet has one (timed, and checked bit-identical to `munet`).
@@ -87,7 +108,7 @@ struct MathCheck: Sendable {
   static let all: [MathCheck] = [
     MathCheck(
       name: "exp", munet: { Elementary.exp($0) }, reference: { Glibc.exp($0) },
-      precise: { Glibc.expl($0) },
+      precise: { preciseExp($0) },
       specialValues: [
         (.nan, .nan), (.infinity, .infinity), (-.infinity, 0), (0, 1), (-0.0, 1), (1, 0x1.5bf0a8p1),
         // Largest argument with a finite result, and the first that overflows.
@@ -100,7 +121,7 @@ struct MathCheck: Sendable {
       batched: { Elementary.exp($0, $1, count: $2) }),
     MathCheck(
       name: "log", munet: { Elementary.log($0) }, reference: { Glibc.log($0) },
-      precise: { Glibc.logl($0) },
+      precise: { preciseLog($0) },
       specialValues: [
         (.nan, .nan), (.infinity, .infinity), (-.infinity, .nan), (0, -.infinity),
         (-0.0, -.infinity), (-1, .nan), (-.leastNonzeroMagnitude, .nan), (1, 0),
@@ -108,7 +129,7 @@ struct MathCheck: Sendable {
       ]),
     MathCheck(
       name: "tanh", munet: { Elementary.tanh($0) }, reference: { Glibc.tanh($0) },
-      precise: { Glibc.tanhl($0) },
+      precise: { preciseTanh($0) },
       specialValues: [
         (.nan, .nan), (.infinity, 1), (-.infinity, -1), (0, 0), (-0.0, -0.0),
         (.leastNonzeroMagnitude, .leastNonzeroMagnitude),
@@ -120,7 +141,7 @@ struct MathCheck: Sendable {
       batched: { Elementary.tanh($0, $1, count: $2) }),
     MathCheck(
       name: "erf", munet: { Elementary.erf($0) }, reference: { Glibc.erf($0) },
-      precise: { Glibc.erfl($0) },
+      precise: { preciseErf($0) },
       specialValues: [
         (.nan, .nan), (.infinity, 1), (-.infinity, -1), (0, 0), (-0.0, -0.0),
         (.leastNonzeroMagnitude, .leastNonzeroMagnitude),
@@ -131,7 +152,7 @@ struct MathCheck: Sendable {
       ]),
     MathCheck(
       name: "cos", munet: { Elementary.cos($0) }, reference: { Glibc.cos($0) },
-      precise: { Glibc.cosl($0) },
+      precise: { preciseCos($0) },
       specialValues: [
         (.nan, .nan), (.infinity, .nan), (-.infinity, .nan), (0, 1), (-0.0, 1),
         (.leastNonzeroMagnitude, 1), (.pi, -1), (-.pi, -1),
@@ -153,14 +174,32 @@ struct MathCheck: Sendable {
     var nearest = Float(referenceValue)
     let ulp = MathCheck.floatULP(at: referenceValue)
     if abs(Double(nearest) - referenceValue) > (0.5 - 0x1p-20) * ulp && nearest.isFinite {
-      nearest = Float(precise(Float80(input)))
+      nearest = Float(precise(PreciseReal(input)))
     }
     let zeroSignWrong = result == 0 && nearest == 0 && result.sign != nearest.sign
     let correctlyRounded = result == nearest && !zeroSignWrong
     if result.isInfinite {
       return (result == nearest ? 0 : .infinity, correctlyRounded, false)
     }
-    return (abs(Double(result) - referenceValue) / ulp, correctlyRounded, zeroSignWrong)
+    var error = abs(Double(result) - referenceValue) / ulp
+    if error > 0.5 - 0x1p-20 {
+      // Near the maximum the Double reference's own error (~2^-29 ulp) would show: refine.
+      let precise = self.precise(PreciseReal(input))
+      let preciseULP = PreciseReal(MathCheck.floatULP(at: Double(precise)))
+      error = Double(abs(PreciseReal(result) - precise) / preciseULP)
+    }
+    return (error, correctlyRounded, zeroSignWrong)
+  }
+
+  /// One line about an input whose result is not correctly rounded.
+  func describeMisrounding(_ input: Float) -> String {
+    let result = munet(input)
+    let precise = self.precise(PreciseReal(input))
+    let nearest = Float(precise)
+    let ulp = PreciseReal(MathCheck.floatULP(at: Double(precise)))
+    let error = abs(PreciseReal(result) - precise) / ulp
+    return "not correctly rounded: \(name)(\(input)) [0x\(String(input.bitPattern, radix: 16))] = \(result), "
+      + "nearest \(nearest); error \(Double(error)) ulp (\(preciseName) reference)"
   }
 
   /// Spacing of Floats in the binade of |value| (2^-149 in the subnormal range).
@@ -253,16 +292,21 @@ struct MathSweepSummary {
   var maxErrorULPs = 0.0
   var maxErrorInput: Float = 0
   var notCorrectlyRounded: UInt64 = 0
-  var firstNotCorrectlyRounded: Float?
+  /// The first few inputs (in bit-pattern order) whose result is not correctly rounded.
+  var notCorrectlyRoundedInputs: [Float] = []
   var failures: [String] = []
   var seconds = 0.0
   var nanosecondsPerCall = 0.0
   var nanosecondsPerElementBatched: Double?
 
-  static let header = "function   inputs checked   max ulp error   at input (bits)              "
+  static let listedMax = 12
+
+  static let header = "function   inputs checked   max ulp error   at input (bits)                "
     + "not correctly rounded   ns/call   ns/elt(buffer)   seconds"
 
-  mutating func add(_ input: Float, _ outcome: (errorULPs: Double, correctlyRounded: Bool, zeroSignWrong: Bool)) {
+  mutating func add(
+    _ input: Float, _ outcome: (errorULPs: Double, correctlyRounded: Bool, zeroSignWrong: Bool)
+  ) {
     inputsChecked += 1
     if outcome.errorULPs > maxErrorULPs || (outcome.errorULPs.isNaN && !maxErrorULPs.isNaN) {
       maxErrorULPs = outcome.errorULPs
@@ -270,7 +314,9 @@ struct MathSweepSummary {
     }
     if !outcome.correctlyRounded {
       notCorrectlyRounded += 1
-      if firstNotCorrectlyRounded == nil { firstNotCorrectlyRounded = input }
+      if notCorrectlyRoundedInputs.count < MathSweepSummary.listedMax {
+        notCorrectlyRoundedInputs.append(input)
+      }
     }
     if outcome.zeroSignWrong, failures.count < 16 {
       failures.append("wrong sign of zero at input \(input)")
@@ -289,15 +335,17 @@ struct MathSweepSummary {
       maxErrorInput = other.maxErrorInput
     }
     notCorrectlyRounded += other.notCorrectlyRounded
-    if firstNotCorrectlyRounded == nil { firstNotCorrectlyRounded = other.firstNotCorrectlyRounded }
+    let room = max(0, MathSweepSummary.listedMax - notCorrectlyRoundedInputs.count)
+    notCorrectlyRoundedInputs.append(contentsOf: other.notCorrectlyRoundedInputs.prefix(room))
     failures.append(contentsOf: other.failures.prefix(max(0, 16 - failures.count)))
   }
 
   func row(name: String) -> String {
     let at = "\(maxErrorInput) (0x\(String(maxErrorInput.bitPattern, radix: 16)))"
-    return pad(name, 11) + pad("\(inputsChecked)", 17) + pad(format(maxErrorULPs, digits: 6), 16)
-      + pad(at, 29) + pad("\(notCorrectlyRounded)", 24) + pad(format(nanosecondsPerCall, digits: 2), 10)
-      + pad(nanosecondsPerElementBatched.map { format($0, digits: 2) } ?? "-", 17) + format(seconds, digits: 1)
+    return pad(name, 11) + pad("\(inputsChecked)", 17) + pad(format(maxErrorULPs, digits: 12), 16)
+      + pad(at, 31) + pad("\(notCorrectlyRounded)", 24) + pad(format(nanosecondsPerCall, digits: 2), 10)
+      + pad(nanosecondsPerElementBatched.map { format($0, digits: 2) } ?? "-", 17)
+      + format(seconds, digits: 1)
   }
 
   private func pad(_ text: String, _ width: Int) -> String {

@@ -76,9 +76,9 @@ public enum Elementary {
   }
 }
 
-/// The implementations behind ``Elementary``; public only so that `@inlinable` callers can
-/// reach them. Not API.
-public enum ElementaryKernels {}
+/// The implementations behind ``Elementary``, visible to other modules only through its
+/// `@inlinable` functions.
+@usableFromInline enum ElementaryKernels {}
 
 extension ElementaryKernels {
   /// a * b + c with one rounding: the only operation besides `+ - * /` the polynomials use.
