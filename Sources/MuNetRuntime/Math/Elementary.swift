@@ -23,8 +23,9 @@ public enum Elementary {
   /// over all 2^32 `Float` inputs. The measured maxima are a little above 0.5 (spec/math.md).
   public static let errorBoundULPs = 1.0
 
-  /// e^x. Overflows to `+infinity` for x > 88.7228394 and underflows (through subnormals)
-  /// to `+0` for x < -103.972; `exp(±0) == 1`, `exp(-infinity) == 0`, NaN gives NaN.
+  /// e^x. Overflows to `+infinity` from x = 88.72283935546875 on and underflows (through
+  /// subnormals) to `+0` from x = -103.97208404541016 down; `exp(±0) == 1`,
+  /// `exp(-infinity) == 0`, NaN gives NaN.
   @inlinable
   public static func exp(_ x: Float) -> Float {
     ElementaryKernels.exp(x)

@@ -15,7 +15,7 @@ extension ElementaryKernels {
   /// parts), so |r| ≤ ln 2 / 2 + 2^-40 with an error far below 2^-60 relative. Then
   /// e^r - 1 = r + r^2 g(r) where g is the degree-10 near-minimax (Chebyshev-node)
   /// interpolant of (e^r - 1 - r) / r^2 on |r| ≤ ln 2 / 2 + 2^-30: its relative error in
-  /// e^r - 1 is below 2^-60. g is evaluated in Estrin order (fixed, see below).
+  /// e^r - 1 is about 2^-60. g is evaluated in Estrin order (fixed, see below).
   @inlinable @inline(__always)
   static func expm1Reduced(_ y: Double) -> (scale: Double, expm1OfR: Double) {
     let shifted = mulAdd(y, inverseLn2, roundingShift)
