@@ -31,10 +31,11 @@ private func preciseCos(_ x: PreciseReal) -> PreciseReal { Glibc.cos(x) }
 /// The reference is glibc's Double function of the (exact) Double argument. The error of a
 /// result y is |y - ref| / ulp(ref) where ulp(ref) is the spacing of Floats in the binade of
 /// |ref| (2^-149 below 2^-126), which is never smaller than ulp(Float(ref)). A result is
-/// correctly rounded when it equals the Float nearest the true value; when the Double
-/// reference lies within 2^-20 ulp of a midpoint between two Floats the decision is made
-/// with glibc's 64-bit-significand long double (Float80) function instead, since glibc's Double error
-/// (about 2^-29 Float ulps) could then flip it. Exit status 1 when a function exceeds
+/// correctly rounded when it equals the Float nearest the true value. When the Double
+/// reference lies within 2^-20 ulp of a midpoint between two Floats, glibc's long double
+/// (Float80, 64-bit significand) function decides instead, since glibc's Double error (about
+/// 2^-29 Float ulps) could flip the decision. The result digest (FNV-1a of every result's
+/// bits) compares builds and machines bit for bit. Exit status 1 when a function exceeds
 /// ``Elementary/errorBoundULPs``, misses a special value or gets a sign of zero wrong.
 struct CheckMathCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -67,8 +68,10 @@ struct CheckMathCommand: ParsableCommand {
     let checks = MathCheck.all.filter { function.isEmpty || function.contains($0.name) }
     let strideUsed: UInt64 = exhaustive ? 1 : UInt64(stride)
     let pool = ThreadPool(threadCount: threads)
-    print("munet check-math: \(exhaustive ? "all 2^32" : "every \(strideUsed)th") Float bit patterns, "
-      + "\(threads) thread(s), \(MuNetBuild.configuration) build, bound \(Elementary.errorBoundULPs) ulp")
+    let sweepText = exhaustive ? "all 2^32" : "every \(strideUsed)th of the 2^32"
+    let buildText = "\(MuNetBuild.configuration) \(MuNetBuild.isPortable ? "portable" : "AVX2/FMA") build"
+    print("munet check-math: \(sweepText) Float bit patterns, \(threads) thread(s), \(buildText), "
+      + "bound \(Elementary.errorBoundULPs) ulp")
     print(MathSweepSummary.header)
     var failed = false
     for check in checks {
@@ -224,14 +227,22 @@ struct MathCheck: Sendable {
     pool.run(taskCount: chunkCount) { chunk in
       let range = Partition.range(part: chunk, parts: chunkCount, count: Int(inputCount), grain: 1)
       var summary = MathSweepSummary()
+      var digest = MathSweepSummary.digestSeed
       for index in range {
         let input = Float(bitPattern: UInt32(truncatingIfNeeded: UInt64(index) * stride))
         summary.add(input, measure(input))
+        digest = MathSweepSummary.digest(digest, UInt64(munet(input).bitPattern))
       }
+      summary.resultDigest = digest
       partials[chunk] = summary
     }
     var total = MathSweepSummary()
-    for chunk in 0..<chunkCount { total.merge(partials[chunk]) }
+    var digest = MathSweepSummary.digestSeed
+    for chunk in 0..<chunkCount {
+      total.merge(partials[chunk])
+      digest = MathSweepSummary.digest(digest, partials[chunk].resultDigest)
+    }
+    total.resultDigest = digest
     return total
   }
 
@@ -289,6 +300,10 @@ struct MathCheck: Sendable {
 /// Error statistics of one function over a set of inputs.
 struct MathSweepSummary {
   var inputsChecked: UInt64 = 0
+  /// FNV-1a over the result bit patterns in input order (per chunk, then over the chunks in
+  /// order): equal digests mean bit-identical results, e.g. between the AVX2/FMA and the
+  /// portable build, or two machines.
+  var resultDigest: UInt64 = 0
   var maxErrorULPs = 0.0
   var maxErrorInput: Float = 0
   var notCorrectlyRounded: UInt64 = 0
@@ -300,9 +315,14 @@ struct MathSweepSummary {
   var nanosecondsPerElementBatched: Double?
 
   static let listedMax = 12
+  static let digestSeed: UInt64 = 0xCBF2_9CE4_8422_2325
+
+  static func digest(_ state: UInt64, _ word: UInt64) -> UInt64 {
+    (state ^ word) &* 0x0000_0100_0000_01B3
+  }
 
   static let header = "function   inputs checked   max ulp error   at input (bits)                "
-    + "not correctly rounded   ns/call   ns/elt(buffer)   seconds"
+    + "not correctly rounded   ns/call   ns/elt(buffer)   seconds   result digest"
 
   mutating func add(
     _ input: Float, _ outcome: (errorULPs: Double, correctlyRounded: Bool, zeroSignWrong: Bool)
@@ -345,7 +365,7 @@ struct MathSweepSummary {
     return pad(name, 11) + pad("\(inputsChecked)", 17) + pad(format(maxErrorULPs, digits: 12), 16)
       + pad(at, 31) + pad("\(notCorrectlyRounded)", 24) + pad(format(nanosecondsPerCall, digits: 2), 10)
       + pad(nanosecondsPerElementBatched.map { format($0, digits: 2) } ?? "-", 17)
-      + format(seconds, digits: 1)
+      + pad(format(seconds, digits: 1), 10) + "0x" + String(resultDigest, radix: 16)
   }
 
   private func pad(_ text: String, _ width: Int) -> String {

@@ -20,7 +20,7 @@ extension ElementaryKernels {
       let e56 = mulAdd(0x1.f98db34e8872ep-14, z, -0x1.c02d4f6e4921ap-11)
       let e78 = mulAdd(0x1.8b4b60851826bp-20, z, -0x1.f224dfc5409afp-17)
       let tail = mulAdd(mulAdd(e78, z2, e56), z4, mulAdd(e34, z2, e12))
-      // x (c0 + z tail) with the large term x c0 rounded only once.
+      // a (c0 + z tail) with the large term a c0 rounded only once.
       return withSign(of: x, Float(mulAdd(xd, 0x1.20dd750429b6dp+0, xd * (z * tail))))
     }
     if a < 4 {
