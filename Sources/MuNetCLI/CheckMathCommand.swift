@@ -224,18 +224,8 @@ struct MathCheck: Sendable {
       partials.deinitialize(count: chunkCount)
       partials.deallocate()
     }
-    pool.run(taskCount: chunkCount) { chunk in
-      let range = Partition.range(part: chunk, parts: chunkCount, count: Int(inputCount), grain: 1)
-      var summary = MathSweepSummary()
-      var digest = MathSweepSummary.digestSeed
-      for index in range {
-        let input = Float(bitPattern: UInt32(truncatingIfNeeded: UInt64(index) * stride))
-        summary.add(input, measure(input))
-        digest = MathSweepSummary.digest(digest, UInt64(munet(input).bitPattern))
-      }
-      summary.resultDigest = digest
-      partials[chunk] = summary
-    }
+    pool.run(taskCount: chunkCount, MathSweepJob(
+      check: self, partials: partials, chunkCount: chunkCount, inputCount: Int(inputCount), stride: stride))
     var total = MathSweepSummary()
     var digest = MathSweepSummary.digestSeed
     for chunk in 0..<chunkCount {
@@ -298,6 +288,28 @@ struct MathCheck: Sendable {
 }
 
 /// Error statistics of one function over a set of inputs.
+/// One chunk of a sweep per task (a struct, not a closure: see `ParallelJob`).
+struct MathSweepJob: ParallelJob {
+  let check: MathCheck
+  let partials: UnsafeMutablePointer<MathSweepSummary>
+  let chunkCount: Int
+  let inputCount: Int
+  let stride: UInt64
+
+  func run(task chunk: Int) {
+    let range = Partition.range(part: chunk, parts: chunkCount, count: inputCount, grain: 1)
+    var summary = MathSweepSummary()
+    var digest = MathSweepSummary.digestSeed
+    for index in range {
+      let input = Float(bitPattern: UInt32(truncatingIfNeeded: UInt64(index) * stride))
+      summary.add(input, check.measure(input))
+      digest = MathSweepSummary.digest(digest, UInt64(check.munet(input).bitPattern))
+    }
+    summary.resultDigest = digest
+    partials[chunk] = summary
+  }
+}
+
 struct MathSweepSummary {
   var inputsChecked: UInt64 = 0
   /// FNV-1a over the result bit patterns in input order (per chunk, then over the chunks in

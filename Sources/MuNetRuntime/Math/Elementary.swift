@@ -28,7 +28,7 @@ public enum Elementary {
   /// `exp(-infinity) == 0`, NaN gives NaN.
   @inlinable
   public static func exp(_ x: Float) -> Float {
-    ElementaryKernels.exp(x)
+    ElementaryKernels.settledNaN(x, ElementaryKernels.exp(x))
   }
 
   /// e^x for `count` elements of `input`, written to `output` (which may equal `input`).
@@ -36,21 +36,21 @@ public enum Elementary {
   @inlinable
   public static func exp(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int) {
     precondition(count >= 0)
-    for index in 0..<count { output[index] = ElementaryKernels.exp(input[index]) }
+    for index in 0..<count { output[index] = ElementaryKernels.settledNaN(input[index], ElementaryKernels.exp(input[index])) }
   }
 
   /// Natural logarithm. `log(±0) == -infinity`, `log(1) == +0`, `log(+infinity) == +infinity`,
   /// negative arguments and NaN give NaN. Subnormal arguments are exact inputs.
   @inlinable
   public static func log(_ x: Float) -> Float {
-    ElementaryKernels.log(x)
+    ElementaryKernels.settledNaN(x, ElementaryKernels.log(x))
   }
 
   /// Hyperbolic tangent: odd, `tanh(±0) == ±0`, `tanh(±infinity) == ±1`, NaN gives NaN.
   /// The result is exactly ±1 for |x| ≥ 9.010913.
   @inlinable
   public static func tanh(_ x: Float) -> Float {
-    ElementaryKernels.tanh(x)
+    ElementaryKernels.settledNaN(x, ElementaryKernels.tanh(x))
   }
 
   /// tanh for `count` elements of `input`, written to `output` (which may equal `input`).
@@ -58,14 +58,14 @@ public enum Elementary {
   @inlinable
   public static func tanh(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int) {
     precondition(count >= 0)
-    for index in 0..<count { output[index] = ElementaryKernels.tanh(input[index]) }
+    for index in 0..<count { output[index] = ElementaryKernels.settledNaN(input[index], ElementaryKernels.tanh(input[index])) }
   }
 
   /// The error function: odd, `erf(±0) == ±0`, `erf(±infinity) == ±1`, NaN gives NaN.
   /// The result is exactly ±1 for |x| ≥ 3.9192059.
   @inlinable
   public static func erf(_ x: Float) -> Float {
-    ElementaryKernels.erf(x)
+    ElementaryKernels.settledNaN(x, ElementaryKernels.erf(x))
   }
 
   /// Cosine of x radians, for every finite `Float` x (the argument is reduced exactly, with
@@ -73,7 +73,7 @@ public enum Elementary {
   /// `cos(±0) == 1`, `cos(±infinity)` and `cos(NaN)` are NaN.
   @inlinable
   public static func cos(_ x: Float) -> Float {
-    ElementaryKernels.cos(x)
+    ElementaryKernels.settledNaN(x, ElementaryKernels.cos(x))
   }
 }
 
@@ -86,6 +86,20 @@ extension ElementaryKernels {
   @inlinable @inline(__always)
   static func mulAdd(_ a: Double, _ b: Double, _ c: Double) -> Double {
     c.addingProduct(a, b)
+  }
+
+  /// `result`, unless it is a NaN: then the input NaN with its quiet bit set, or the canonical
+  /// quiet NaN `0x7FC00000` when the input was not a NaN (`log(-1)`, `cos(infinity)`).
+  ///
+  /// Why: LLVM does not promise which NaN an arithmetic operation returns (operand order may
+  /// change with optimisation, and x86's default NaN is negative), and a debug build was
+  /// measured returning `0xFFC01000` where the release build returned `0x7FC01000` for the
+  /// signalling NaN input `0x7F801000`. Rebuilding NaN outputs from bits makes them part of the
+  /// contract like every other result.
+  @inlinable @inline(__always)
+  static func settledNaN(_ x: Float, _ result: Float) -> Float {
+    if !result.isNaN { return result }
+    return x.isNaN ? Float(bitPattern: x.bitPattern | 0x0040_0000) : Float(bitPattern: 0x7FC0_0000)
   }
 
   /// |value| with the sign bit of `signSource` (NaN values keep their payload).
