@@ -75,21 +75,26 @@ let package = Package(
     .executableTarget(name: "munet", dependencies: ["MuNetCLI", "CMuNetSupport"]),
     // Test-only: counts heap allocations per thread (replaces malloc & co. in the test binary).
     .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+    .target(
+      name: "MuNetTestSupport", dependencies: ["CAllocationCounter", "MuNetRuntime"],
+      path: "Tests/MuNetTestSupport", swiftSettings: engineSettings),
     .testTarget(
       name: "RuntimeTests",
       dependencies: [
-        "MuNetRuntime", "MuNetStorage", "CAllocationCounter",
+        "MuNetRuntime", "MuNetStorage", "CAllocationCounter", "MuNetTestSupport",
         .product(name: "PropertyBased", package: "swift-property-based"),
       ],
       swiftSettings: engineSettings
     ),
     .testTarget(name: "BLASTests", dependencies: ["MuNetRuntime", "MuNetBLAS"], swiftSettings: engineSettings),
     .testTarget(name: "StorageTests", dependencies: ["MuNetStorage"], swiftSettings: engineSettings),
-    .testTarget(name: "ModelTests", dependencies: ["MuNetModel", "MuNetRuntime", "CAllocationCounter"], swiftSettings: engineSettings),
+    .testTarget(
+      name: "ModelTests", dependencies: ["MuNetModel", "MuNetRuntime", "MuNetTestSupport"],
+      swiftSettings: engineSettings),
     .testTarget(name: "DataTests", dependencies: ["MuNetData", "MuNetRuntime"], swiftSettings: engineSettings),
     .testTarget(
       name: "TrainingTests",
-      dependencies: ["MuNetModel", "MuNetRuntime", "MuNetStorage", "MuNetData", "MuNetTraining", "CAllocationCounter"],
+      dependencies: ["MuNetModel", "MuNetRuntime", "MuNetStorage", "MuNetData", "MuNetTraining", "MuNetTestSupport"],
       swiftSettings: engineSettings
     ),
     .testTarget(name: "TidyTests", dependencies: []),

@@ -1,4 +1,4 @@
-import CAllocationCounter
+import MuNetTestSupport
 import MuNetModel
 import MuNetRuntime
 import Testing
@@ -91,7 +91,7 @@ let splitConfig = ViTConfig(
 
   @Test(arguments: [Tier.reference, Tier.threads])
   func trainingStepAllocatesNothingAfterWarmUp(tier: Tier) throws {
-    try #require(munet_allocation_counting_available() == 1, "allocation counting needs glibc")
+    try #require(allocationCountingAvailable, "allocation counting needs glibc")
     let compute = Compute(tier: tier, threadCount: 3)
     let config = ViTConfig.reference.withAdapter(16, atLayer: 2)
     let model = try ViTModel(config: config, initKey: StreamKey(seed: 3))
@@ -110,7 +110,7 @@ let splitConfig = ViTConfig(
         _ = workspace.loss(model, images: batch.images, labels: labels, compute: compute)
       }
       #expect(forwardCount == 0)
-      try #require(munet_allocation_counting_available() == 1)
+      try #require(allocationCountingAvailable)
     }
   }
 

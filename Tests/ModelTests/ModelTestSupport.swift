@@ -57,29 +57,6 @@ func bits(_ matrix: Matrix) -> [UInt32] {
 
 func bits(_ tensor: Tensor) -> [UInt32] { (0..<tensor.elementCount).map { tensor.base[$0].bitPattern } }
 
-/// Counts heap allocations made by `body` on the calling thread and on every worker of `pool`
-/// (as in RuntimeTests/AllocationTests.swift: task t runs on worker t mod threadCount).
-func allocationCount(pool: ThreadPool?, _ body: () -> Void) -> Int {
-  let threads = pool?.threadCount ?? 1
-  let perThread = UnsafeMutablePointer<Int>.allocate(capacity: threads)
-  perThread.initialize(repeating: 0, count: threads)
-  defer { perThread.deallocate() }
-  pool?.run(taskCount: threads, CountingSwitch(start: true, results: perThread))
-  munet_allocation_count_begin()
-  body()
-  let callerCount = munet_allocation_count_end()
-  pool?.run(taskCount: threads, CountingSwitch(start: false, results: perThread))
-  return (0..<threads).reduce(callerCount) { $0 + (pool == nil ? 0 : perThread[$1]) }
-}
-
-struct CountingSwitch: ParallelJob {
-  let start: Bool
-  let results: UnsafeMutablePointer<Int>
-  func run(task: Int) {
-    if start { munet_allocation_count_begin() } else { results[task] = munet_allocation_count_end() }
-  }
-}
-
 /// An independent `Double` implementation of the model, written from the definitions (vit_jax
 /// semantics, flax parameter layouts read from the file-shaped parameters): the oracle for the
 /// gradient checks. It shares no code with the engine.

@@ -1,31 +1,6 @@
-import CAllocationCounter
+import MuNetTestSupport
 import MuNetRuntime
 import Testing
-
-/// Counts heap allocations made by `body` on the calling thread and on every worker of `pool`.
-func allocationCount(pool: ThreadPool?, _ body: () -> Void) -> Int {
-  let threads = pool?.threadCount ?? 1
-  let perThread = UnsafeMutablePointer<Int>.allocate(capacity: threads)
-  perThread.initialize(repeating: 0, count: threads)
-  defer { perThread.deallocate() }
-  // Task t runs on worker t % threadCount (a documented static assignment), so one task per
-  // thread switches counting on for exactly that thread.
-  pool?.run(taskCount: threads, CountingSwitch(start: true, results: perThread))
-  munet_allocation_count_begin()
-  body()
-  let callerCount = munet_allocation_count_end()
-  pool?.run(taskCount: threads, CountingSwitch(start: false, results: perThread))
-  return (0..<threads).reduce(callerCount) { $0 + (pool == nil ? 0 : perThread[$1]) }
-}
-
-/// Switches per-thread allocation counting on or off on the thread that runs each task.
-struct CountingSwitch: ParallelJob {
-  let start: Bool
-  let results: UnsafeMutablePointer<Int>
-  func run(task: Int) {
-    if start { munet_allocation_count_begin() } else { results[task] = munet_allocation_count_end() }
-  }
-}
 
 /// Adds 1 to each element of its range.
 struct IncrementJob: RangeJob {
@@ -35,7 +10,7 @@ struct IncrementJob: RangeJob {
 
 @Suite struct AllocationTests {
   @Test func counterSeesAnAllocation() throws {
-    try #require(munet_allocation_counting_available() == 1, "allocation counting needs glibc")
+    try #require(allocationCountingAvailable, "allocation counting needs glibc")
     let count = allocationCount(pool: nil) {
       let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 1000)
       buffer.deallocate()
@@ -45,7 +20,7 @@ struct IncrementJob: RangeJob {
 
   @Test(arguments: [Tier.reference, Tier.threads])
   func gemmAndPoolAllocateNothingAfterWarmUp(tier: Tier) throws {
-    try #require(munet_allocation_counting_available() == 1)
+    try #require(allocationCountingAvailable)
     let compute = Compute(tier: tier, threadCount: 3)
     var plan = ArenaPlan()
     for shape in [Shape(70, 33), Shape(33, 45), Shape(70, 45)] { plan.reserve(shape) }

@@ -1,4 +1,4 @@
-import CAllocationCounter
+import MuNetTestSupport
 import MuNetRuntime
 import Testing
 
@@ -7,7 +7,7 @@ import Testing
   /// in Tier 0 and in Tier 1 (with shapes large enough that Tier 1 really splits).
   @Test(arguments: [Tier.reference, Tier.threads])
   func kernelsAllocateNothingAfterWarmUp(tier: Tier) throws {
-    try #require(munet_allocation_counting_available() == 1)
+    try #require(allocationCountingAvailable)
     let compute = Compute(tier: tier, threadCount: 3)
     var rng = KernelTestGenerator(seed: 71)
     let rows = 96, cols = 200
