@@ -108,9 +108,15 @@ struct TrainCommand: ParsableCommand {
     let model = try ViTModel(config: config, initKey: key)
     guard let initFrom else { return model }
     let (source, _) = try ModelFile.load(path: initFrom)
-    let arrays = source.exportParameters().filter { array in
-      !(array.name.hasPrefix("head/") && source.config.classCount != config.classCount)
+    guard source.config.imageSize == config.imageSize, source.config.patchSize == config.patchSize,
+          source.config.width == config.width, source.config.layerCount == config.layerCount else {
+      throw ValidationError("\(initFrom): its architecture (\(source.config)) differs from the one asked for "
+                            + "(\(config)); pass matching --image-size/--patch-size/--width/--layers")
     }
+    // A new task with another class count gets the fresh zero-initialised head.
+    let keepHead = source.config.classCount == config.classCount
+    let arrays = source.exportParameters().filter { keepHead || !$0.name.hasPrefix("head/") }
+      + (keepHead ? [] : model.exportParameters().filter { $0.name.hasPrefix("head/") })
     try model.loadParameters(arrays, allowingUnused: false)
     return model
   }
