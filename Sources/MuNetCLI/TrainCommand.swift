@@ -25,7 +25,8 @@ struct TrainCommand: ParsableCommand {
   @OptionGroup var tierOptions: TierOptions
   @Option(help: "Where to save the model (canonical safetensors).") var out: String?
 
-  @Option(help: "Validations during training (evenly spaced; the best is kept).") var validations = 10
+  @Option(help: "Validations during training, evenly spaced; the best is kept (default: min(10, steps)).")
+  var validations: Int?
   @Option(help: "Images per training batch.") var batchSize = 64
   @Option(help: "Peak learning rate.") var learningRate = 0.1
   @Option(help: "Schedule: cosine, constant, restarts or linear.") var schedule = "cosine"
@@ -62,7 +63,7 @@ struct TrainCommand: ParsableCommand {
   }
 
   var settings: TrainingSettings {
-    var settings = TrainingSettings(steps: steps, validations: validations)
+    var settings = TrainingSettings(steps: steps, validations: validationCount)
     settings.batchSize = batchSize
     settings.learningRate = learningRate
     settings.schedule = LearningRateSchedule.Kind(rawValue: schedule) ?? .cosine
@@ -72,6 +73,8 @@ struct TrainCommand: ParsableCommand {
     settings.validationExamplesMax = validationMax
     return settings
   }
+
+  var validationCount: Int { validations ?? min(10, max(steps, 1)) }
 
   var augmentation: AugmentationParameters {
     switch augment {
@@ -157,7 +160,7 @@ struct TrainCommand: ParsableCommand {
 
   private var trainingDescription: String {
     "batch=\(batchSize) lr=\(learningRate) schedule=\(schedule) warmup=\(warmupRatio) momentum=\(momentum) "
-      + "nesterov=\(nesterov) validations=\(validations) augment=\(augment) crop_area_min=\(cropAreaMin)"
+      + "nesterov=\(nesterov) validations=\(validationCount) augment=\(augment) crop_area_min=\(cropAreaMin)"
       + (initFrom.map { " init_from=\($0)" } ?? "")
   }
 
