@@ -86,8 +86,12 @@ let package = Package(
       ],
       swiftSettings: engineSettings
     ),
-    .testTarget(name: "BLASTests", dependencies: ["MuNetRuntime", "MuNetBLAS"], swiftSettings: engineSettings),
-    .testTarget(name: "StorageTests", dependencies: ["MuNetStorage"], swiftSettings: engineSettings),
+    .testTarget(
+      name: "BLASTests", dependencies: ["MuNetRuntime", "MuNetBLAS", "MuNetTestSupport"],
+      swiftSettings: engineSettings),
+    .testTarget(
+      name: "StorageTests", dependencies: ["MuNetStorage", "MuNetTestSupport"],
+      swiftSettings: engineSettings),
     .testTarget(
       name: "ModelTests", dependencies: ["MuNetModel", "MuNetRuntime", "MuNetTestSupport"],
       swiftSettings: engineSettings),

@@ -1,5 +1,6 @@
 import MuNetBLAS
 import MuNetRuntime
+import MuNetTestSupport
 import Testing
 
 /// Runs Tier 0 and `engine` on copies of the product's `c`; returns the bound report and
@@ -81,9 +82,9 @@ private func compare(
     }
     // Lay the batch out as one buffer per operand, `stride` floats apart.
     let batches = [0, 1, 2].map { operand in
-      TestBatchBuffer(products.map { [$0.a, $0.b, $0.c][operand].view })
+      TestMatrixBatch(products.map { [$0.a, $0.b, $0.c][operand].view })
     }
-    let reference = TestBatchBuffer(copying: batches[2])
+    let reference = TestMatrixBatch(copying: batches[2])
     ReferenceGEMM().gemmBatched(batches[0].batch, batches[1].batch, reference.batch, accumulate: true)
     engine.gemmBatched(batches[0].batch, batches[1].batch, batches[2].batch, accumulate: true)
     for index in 0..<count {
@@ -131,35 +132,4 @@ private func compare(
 private struct VisitJob: RangeJob {
   let visits: UnsafeMutablePointer<Int>
   func run(range: Range<Int>) { for index in range { visits[index] += 1 } }
-}
-
-/// Dense row-major copies of equal-shape matrices, one after the other with a gap.
-private final class TestBatchBuffer {
-  let storage: UnsafeMutableBufferPointer<Float>
-  let batch: MatrixBatch
-
-  init(_ matrices: [Matrix]) {
-    let (rows, cols) = (matrices[0].rows, matrices[0].cols)
-    let stride = rows * cols + 3
-    storage = .allocate(capacity: max(1, matrices.count * stride))
-    storage.initialize(repeating: .nan)
-    let first = Matrix(base: storage.baseAddress!, rows: rows, cols: cols)
-    batch = MatrixBatch(first: first, count: matrices.count, batchStride: stride)
-    for (index, matrix) in matrices.enumerated() {
-      let target = batch[index]
-      for i in 0..<rows {
-        for j in 0..<cols { target[i, j] = matrix[i, j] }
-      }
-    }
-  }
-
-  init(copying other: TestBatchBuffer) {
-    storage = .allocate(capacity: other.storage.count)
-    _ = storage.initialize(from: other.storage)
-    var first = other.batch.first
-    first.base = storage.baseAddress!
-    batch = MatrixBatch(first: first, count: other.batch.count, batchStride: other.batch.batchStride)
-  }
-
-  deinit { storage.deallocate() }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MuNetRuntime
+import MuNetTestSupport
 import PropertyBased
 import Testing
 
@@ -23,14 +24,14 @@ struct CrossEntropyCase {
   init(
     rows: Int, classes: Int, seed: UInt64, range: ClosedRange<Float> = -6...6, layout: KernelLayout = .dense
   ) {
-    var rng = KernelTestGenerator(seed: seed)
+    var rng = SplitMix64(seed: seed)
     logits = HostMatrix(random: rows, classes, &rng, in: range, layout: layout)
     // Every third row takes a class at an end of the range.
     labels = (0..<rows).map { i in
       switch i % 3 {
       case 0: Int32(classes - 1)
       case 1: 0
-      default: Int32(rng.int(below: classes))
+      default: Int32(rng.below(classes))
       }
     }
   }
@@ -166,10 +167,10 @@ struct CrossEntropyCase {
     await propertyCheck(
       count: 20, input: Gen.int(in: 0...250), Gen.int(in: 1...100), Gen<UInt64>.value()
     ) { rows, classes, seed in
-      var rng = KernelTestGenerator(seed: seed)
-      let layout = KernelLayout.allCases[rng.int(below: 3)]
+      var rng = SplitMix64(seed: seed)
+      let layout = KernelLayout.allCases[rng.below(3)]
       let data = CrossEntropyCase(rows: rows, classes: classes, seed: seed, range: -40...40, layout: layout)
-      let batchCount = rows + rng.int(below: 3)
+      let batchCount = rows + rng.below(3)
       expectTiersBitwiseEqual(tiers, "crossEntropy \(rows)x\(classes) \(layout)") { compute in
         let out = data.run(compute, batchCount: max(1, batchCount))
         let predicted = data.predictions(compute)

@@ -1,4 +1,5 @@
 import MuNetRuntime
+import MuNetTestSupport
 import PropertyBased
 import Testing
 
@@ -7,7 +8,7 @@ import Testing
   /// expression evaluated here, on every layout (strided views and padding included).
   @Test(arguments: KernelLayout.allCases)
   func valuesAreTheDocumentedFloatExpressions(layout: KernelLayout) {
-    var rng = KernelTestGenerator(seed: 11)
+    var rng = SplitMix64(seed: 11)
     let compute = Compute(tier: .reference)
     let rows = 5, cols = 7
     let x = HostMatrix(random: rows, cols, &rng, in: -3...3, layout: layout)
@@ -57,7 +58,7 @@ import Testing
   }
 
   @Test func inPlaceAliasingAndFill() {
-    var rng = KernelTestGenerator(seed: 12)
+    var rng = SplitMix64(seed: 12)
     let compute = Compute(tier: .reference)
     let x = HostMatrix(random: 3, 4, &rng)
     let original = x.clone()
@@ -87,12 +88,12 @@ import Testing
     await propertyCheck(
       count: 25, input: Gen.int(in: 0...300), Gen.int(in: 1...80), Gen<UInt64>.value()
     ) { rows, cols, seed in
-      var rng = KernelTestGenerator(seed: seed)
-      let layout = KernelLayout.allCases[rng.int(below: 3)]
+      var rng = SplitMix64(seed: seed)
+      let layout = KernelLayout.allCases[rng.below(3)]
       let x = HostMatrix(random: rows, cols, &rng, layout: layout)
       let y = HostMatrix(random: rows, cols, &rng, layout: layout)
       let bias = HostBuffer(random: cols, &rng)
-      let flat = HostBuffer(random: rows * cols + rng.int(below: 9000), &rng)
+      let flat = HostBuffer(random: rows * cols + rng.below(9000), &rng)
       let alpha = rng.float(in: -2...2)
       expectTiersBitwiseEqual(tiers, "elementwise \(rows)x\(cols) \(layout)") { compute in
         let sum = HostMatrix(rows: rows, cols: cols, layout: layout)

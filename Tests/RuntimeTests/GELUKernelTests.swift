@@ -1,5 +1,6 @@
 import Foundation
 import MuNetRuntime
+import MuNetTestSupport
 import PropertyBased
 import Testing
 
@@ -70,7 +71,7 @@ func referenceGELU(_ x: Double, form: GELUForm) -> Double {
 
   /// The documented expressions, written out here with `Elementary`, give the same bits.
   @Test func followsTheDocumentedExpressions() {
-    var rng = KernelTestGenerator(seed: 51)
+    var rng = SplitMix64(seed: 51)
     let x = HostMatrix(random: 7, 13, &rng, in: -6...6, layout: .padded)
     let dy = HostMatrix(random: 7, 13, &rng, layout: .padded)
     let compute = Compute(tier: .reference)
@@ -111,9 +112,9 @@ func referenceGELU(_ x: Double, form: GELUForm) -> Double {
     await propertyCheck(
       count: 20, input: Gen.int(in: 0...250), Gen.int(in: 1...80), Gen<UInt64>.value()
     ) { rows, cols, seed in
-      var rng = KernelTestGenerator(seed: seed)
-      let layout = KernelLayout.allCases[rng.int(below: 3)]
-      let form = GELUForm.allCases[rng.int(below: 2)]
+      var rng = SplitMix64(seed: seed)
+      let layout = KernelLayout.allCases[rng.below(3)]
+      let form = GELUForm.allCases[rng.below(2)]
       let x = HostMatrix(random: rows, cols, &rng, in: -8...8, layout: layout)
       let dy = HostMatrix(random: rows, cols, &rng, layout: layout)
       expectTiersBitwiseEqual(tiers, "gelu \(form) \(rows)x\(cols) \(layout)") { compute in

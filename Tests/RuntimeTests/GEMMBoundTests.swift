@@ -1,4 +1,5 @@
 import MuNetRuntime
+import MuNetTestSupport
 import Testing
 
 @Suite struct GEMMBoundTests {

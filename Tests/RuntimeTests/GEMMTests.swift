@@ -1,4 +1,5 @@
 import MuNetRuntime
+import MuNetTestSupport
 import PropertyBased
 import Testing
 
@@ -129,14 +130,14 @@ private func extent(_ rng: inout SplitMix64) -> Int {
     for _ in 0..<40 {
       let count = rng.int(in: 0...9)
       let (m, k, n) = (rng.int(in: 0...23), rng.int(in: 0...23), rng.int(in: 0...40))
-      let a = TestBatch(count: count, rows: m, cols: k, rng: &rng)
-      let b = TestBatch(count: count, rows: k, cols: n, rng: &rng)
-      let c = TestBatch(count: count, rows: m, cols: n, rng: &rng)
+      let a = TestMatrixBatch(count: count, rows: m, cols: k, rng: &rng)
+      let b = TestMatrixBatch(count: count, rows: k, cols: n, rng: &rng)
+      let c = TestMatrixBatch(count: count, rows: m, cols: n, rng: &rng)
       let accumulate = rng.bool()
-      let expected = TestBatch(copying: c)
+      let expected = TestMatrixBatch(copying: c)
       ReferenceGEMM().gemmBatched(a.batch, b.batch, expected.batch, accumulate: accumulate)
       for engine in engines {
-        let actual = TestBatch(copying: c)
+        let actual = TestMatrixBatch(copying: c)
         engine.gemmBatched(a.batch, b.batch, actual.batch, accumulate: accumulate)
         #expect(actual.bits == expected.bits, "\(engine.name): \(count) x \(m)x\(k)·\(k)x\(n)")
       }
@@ -148,33 +149,4 @@ private func extent(_ rng: inout SplitMix64) -> Int {
 /// ThreadPoolLifetimeTests.)
 private func startedPool(threadCount: Int) -> ThreadPool {
   ThreadPool(threadCount: threadCount)
-}
-
-/// `count` matrices, each dense row-major or transposed, `batchStride` apart with gaps.
-private final class TestBatch {
-  let storage: UnsafeMutableBufferPointer<Float>
-  let batch: MatrixBatch
-
-  init(count: Int, rows: Int, cols: Int, rng: inout SplitMix64) {
-    let stride = rows * cols + rng.int(in: 0...3)
-    storage = .allocate(capacity: max(1, count * stride))
-    for index in 0..<storage.count { storage[index] = rng.float() }
-    let base = storage.baseAddress!
-    let first = rng.bool()
-      ? Matrix(base: base, rows: rows, cols: cols)
-      : Matrix(base: base, rows: cols, cols: rows).transposed
-    batch = MatrixBatch(first: first, count: count, batchStride: stride)
-  }
-
-  init(copying other: TestBatch) {
-    storage = .allocate(capacity: other.storage.count)
-    _ = storage.initialize(from: other.storage)
-    var first = other.batch.first
-    first.base = storage.baseAddress!
-    batch = MatrixBatch(first: first, count: other.batch.count, batchStride: other.batch.batchStride)
-  }
-
-  deinit { storage.deallocate() }
-
-  var bits: [UInt32] { storage.map(\.bitPattern) }
 }

@@ -9,7 +9,7 @@ import Testing
   func kernelsAllocateNothingAfterWarmUp(tier: Tier) throws {
     try #require(allocationCountingAvailable)
     let compute = Compute(tier: tier, threadCount: 3)
-    var rng = KernelTestGenerator(seed: 71)
+    var rng = SplitMix64(seed: 71)
     let rows = 96, cols = 200
     let x = HostMatrix(random: rows, cols, &rng), y = HostMatrix(rows: rows, cols: cols)
     let dy = HostMatrix(random: rows, cols, &rng), dx = HostMatrix(rows: rows, cols: cols)

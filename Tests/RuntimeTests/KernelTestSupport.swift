@@ -1,34 +1,6 @@
 import MuNetRuntime
+import MuNetTestSupport
 import Testing
-
-/// SplitMix64: a tiny deterministic generator for test data (the engine has its own streams;
-/// tests only need reproducible values from a seed).
-struct KernelTestGenerator {
-  var state: UInt64
-
-  init(seed: UInt64) { state = seed }
-
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-
-  /// Uniform in [0, 1) with 53 random bits.
-  mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
-
-  mutating func float(in range: ClosedRange<Float>) -> Float {
-    let t = unit()
-    return Float(Double(range.lowerBound) + t * Double(range.upperBound - range.lowerBound))
-  }
-
-  mutating func int(below bound: Int) -> Int {
-    precondition(bound > 0)
-    return Int(next() % UInt64(bound))
-  }
-}
 
 /// Padding elements are set to this NaN so that a kernel writing outside its view is caught
 /// by a bit comparison.
@@ -51,7 +23,7 @@ final class HostBuffer: @unchecked Sendable {
   }
 
   convenience init(
-    random count: Int, _ rng: inout KernelTestGenerator, in range: ClosedRange<Float> = -1...1
+    random count: Int, _ rng: inout SplitMix64, in range: ClosedRange<Float> = -1...1
   ) {
     self.init(count: count)
     for k in 0..<count { pointer[k] = rng.float(in: range) }
@@ -108,7 +80,7 @@ final class HostMatrix: @unchecked Sendable {
   }
 
   convenience init(
-    random rows: Int, _ cols: Int, _ rng: inout KernelTestGenerator, in range: ClosedRange<Float> = -1...1,
+    random rows: Int, _ cols: Int, _ rng: inout SplitMix64, in range: ClosedRange<Float> = -1...1,
     layout: KernelLayout = .dense
   ) {
     self.init(rows: rows, cols: cols, layout: layout)

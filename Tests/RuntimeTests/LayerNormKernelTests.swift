@@ -1,5 +1,6 @@
 import Foundation
 import MuNetRuntime
+import MuNetTestSupport
 import PropertyBased
 import Testing
 
@@ -28,7 +29,7 @@ struct LayerNormCase {
   let dy: HostMatrix
 
   init(rows: Int, cols: Int, offset: Float, seed: UInt64, layout: KernelLayout = .dense) {
-    var rng = KernelTestGenerator(seed: seed)
+    var rng = SplitMix64(seed: seed)
     x = HostMatrix(random: rows, cols, &rng, in: (offset - 2)...(offset + 2), layout: layout)
     scale = HostBuffer(random: cols, &rng, in: -1.5...1.5)
     bias = HostBuffer(random: cols, &rng)
@@ -179,12 +180,12 @@ struct LayerNormCase {
     await propertyCheck(
       count: 20, input: Gen.int(in: 0...250), Gen.int(in: 1...100), Gen<UInt64>.value()
     ) { rows, cols, seed in
-      var rng = KernelTestGenerator(seed: seed)
-      let layout = KernelLayout.allCases[rng.int(below: 3)]
+      var rng = SplitMix64(seed: seed)
+      let layout = KernelLayout.allCases[rng.below(3)]
       let offset = rng.float(in: -5...5)
       let data = LayerNormCase(rows: rows, cols: cols, offset: offset, seed: seed, layout: layout)
       let start = (HostBuffer(random: cols, &rng), HostBuffer(random: cols, &rng))
-      let accumulate = rng.int(below: 2) == 1
+      let accumulate = rng.below(2) == 1
       expectTiersBitwiseEqual(tiers, "layerNorm \(rows)x\(cols) \(layout)") { compute in
         let out = data.run(compute, accumulateFrom: accumulate ? start : nil)
         return out.y.bits + out.mean.bits + out.rstd.bits + out.dx.bits + out.dScale.bits + out.dBias.bits

@@ -1,5 +1,6 @@
 import Foundation
 import MuNetRuntime
+import MuNetTestSupport
 import PropertyBased
 import Testing
 
@@ -8,7 +9,7 @@ import Testing
   /// (or from the old value), rows ascending. Checked bitwise against that loop written here.
   @Test(arguments: KernelLayout.allCases)
   func columnSumsFollowTheDocumentedOrder(layout: KernelLayout) {
-    var rng = KernelTestGenerator(seed: 21)
+    var rng = SplitMix64(seed: 21)
     let rows = 37, cols = 19
     let x = HostMatrix(random: rows, cols, &rng, in: -100...100, layout: layout)
     let compute = Compute(tier: .reference)
@@ -50,7 +51,7 @@ import Testing
 
   /// Row sums: Double accumulator, ascending columns, one rounding at the end.
   @Test func rowSumsFollowTheDocumentedOrder() {
-    var rng = KernelTestGenerator(seed: 22)
+    var rng = SplitMix64(seed: 22)
     let x = HostMatrix(random: 9, 301, &rng, in: -1000...1000, layout: .padded)
     let sums = HostBuffer(count: 9)
     Compute(tier: .reference).rowSums(x.matrix, into: sums.buffer)
@@ -64,7 +65,7 @@ import Testing
   /// Sum of squares: chunks of 4096 summed in Double, chunk partials added in chunk order.
   @Test func sumOfSquaresFollowsTheDocumentedChunkOrder() {
     #expect(ReductionKernel.chunkElements == 4096)
-    var rng = KernelTestGenerator(seed: 23)
+    var rng = SplitMix64(seed: 23)
     let buffer = HostBuffer(random: 3 * 4096 + 1234, &rng, in: -1e3...1e3)
     var total = 0.0
     for chunk in 0..<4 {
@@ -96,7 +97,7 @@ import Testing
   }
 
   @Test func clipByGlobalNormScalesOnlyAboveTheLimit() {
-    var rng = KernelTestGenerator(seed: 24)
+    var rng = SplitMix64(seed: 24)
     let compute = Compute(tier: .threads, threadCount: 2)
     let a = HostBuffer(random: 3000, &rng, in: -0.1...0.1)
     let b = HostBuffer(random: 7, &rng, in: -0.1...0.1)
@@ -130,11 +131,11 @@ import Testing
     await propertyCheck(
       count: 25, input: Gen.int(in: 0...300), Gen.int(in: 1...120), Gen<UInt64>.value()
     ) { rows, cols, seed in
-      var rng = KernelTestGenerator(seed: seed)
-      let layout = KernelLayout.allCases[rng.int(below: 3)]
+      var rng = SplitMix64(seed: seed)
+      let layout = KernelLayout.allCases[rng.below(3)]
       let x = HostMatrix(random: rows, cols, &rng, layout: layout)
       let start = HostBuffer(random: cols, &rng)
-      let buffers = (0..<3).map { _ in HostBuffer(random: rng.int(below: 40_000), &rng) }
+      let buffers = (0..<3).map { _ in HostBuffer(random: rng.below(40_000), &rng) }
       let maxNorm = rng.float(in: 1...200)
       expectTiersBitwiseEqual(tiers, "reductions \(rows)x\(cols) \(layout)") { compute in
         let columns = start.clone()
@@ -154,7 +155,7 @@ import Testing
 
   /// More than 128 chunks: Tier 1 computes partials in several batches; the order is unchanged.
   @Test func sumOfSquaresAcrossPartialBatches() {
-    var rng = KernelTestGenerator(seed: 25)
+    var rng = SplitMix64(seed: 25)
     let buffer = HostBuffer(random: 130 * 4096 + 77, &rng)
     let expected = ReductionKernel.sumOfSquares(buffer.buffer)
     let tiers = TierSet()

@@ -1,5 +1,6 @@
 import Foundation
 import MuNetRuntime
+import MuNetTestSupport
 import PropertyBased
 import Testing
 
@@ -16,7 +17,7 @@ func referenceSoftmax(_ row: [Double]) -> [Double] {
   /// is dominated by rounding `x − max` (relative ≤ |x − max|·2⁻²⁴ ≈ 1e-6 for |x − max| ≤ 16),
   /// plus an ulp or two from exp, the sum and the division.
   @Test func forwardMatchesDoubleReference() {
-    var rng = KernelTestGenerator(seed: 31)
+    var rng = SplitMix64(seed: 31)
     let x = HostMatrix(random: 17, 23, &rng, in: -8...8, layout: .padded)
     let y = HostMatrix(rows: 17, cols: 23, layout: .padded)
     Compute(tier: .reference).softmaxRows(x.matrix, into: y.matrix)
@@ -31,7 +32,7 @@ func referenceSoftmax(_ row: [Double]) -> [Double] {
 
   /// The documented steps, written out here with `Elementary.exp`, give the same bits.
   @Test func forwardFollowsTheDocumentedOrder() {
-    var rng = KernelTestGenerator(seed: 32)
+    var rng = SplitMix64(seed: 32)
     let x = HostMatrix(random: 4, 50, &rng, in: -20...20, layout: .columnMajor)
     let y = HostMatrix(rows: 4, cols: 50)
     Compute(tier: .reference).softmaxRows(x.matrix, into: y.matrix)
@@ -94,7 +95,7 @@ func referenceSoftmax(_ row: [Double]) -> [Double] {
   /// ulp of its terms, the differences to ~1e-10).
   @Test(arguments: [(1, 1), (1, 5), (3, 6), (4, 2)])
   func backwardMatchesCentralDifferences(rows: Int, cols: Int) {
-    var rng = KernelTestGenerator(seed: UInt64(33 + rows * 10 + cols))
+    var rng = SplitMix64(seed: UInt64(33 + rows * 10 + cols))
     let x = HostMatrix(random: rows, cols, &rng, in: -3...3)
     let dy = HostMatrix(random: rows, cols, &rng)
     let y = HostMatrix(rows: rows, cols: cols)
@@ -116,7 +117,7 @@ func referenceSoftmax(_ row: [Double]) -> [Double] {
   /// The documented backward order (Double dot, then `y * (dy - d)`) gives the same bits, and
   /// `dx` may overwrite `dy`.
   @Test func backwardFollowsTheDocumentedOrderInPlace() {
-    var rng = KernelTestGenerator(seed: 34)
+    var rng = SplitMix64(seed: 34)
     let x = HostMatrix(random: 5, 31, &rng, in: -4...4)
     let y = HostMatrix(rows: 5, cols: 31)
     let compute = Compute(tier: .reference)
@@ -139,8 +140,8 @@ func referenceSoftmax(_ row: [Double]) -> [Double] {
     await propertyCheck(
       count: 20, input: Gen.int(in: 0...250), Gen.int(in: 1...70), Gen<UInt64>.value()
     ) { rows, cols, seed in
-      var rng = KernelTestGenerator(seed: seed)
-      let layout = KernelLayout.allCases[rng.int(below: 3)]
+      var rng = SplitMix64(seed: seed)
+      let layout = KernelLayout.allCases[rng.below(3)]
       let x = HostMatrix(random: rows, cols, &rng, in: -30...30, layout: layout)
       let dy = HostMatrix(random: rows, cols, &rng, layout: layout)
       expectTiersBitwiseEqual(tiers, "softmax \(rows)x\(cols) \(layout)") { compute in

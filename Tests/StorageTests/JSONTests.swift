@@ -1,4 +1,5 @@
 import MuNetStorage
+import MuNetTestSupport
 import Testing
 
 private func parse(_ text: String, limits: JSONLimits = .standard) throws(JSONError) -> JSONValue {
@@ -200,20 +201,6 @@ private func failure(_ bytes: [UInt8], limits: JSONLimits = .standard) -> JSONEr
 }
 
 // MARK: - Fuzzing
-
-/// A tiny seeded generator (SplitMix64), so the fuzz cases are the same on every run.
-struct SplitMix64 {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-  mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-}
 
 @Test func randomMutationsNeverCrashAndParsedValuesRoundTrip() throws {
   let seeds = [

@@ -1,5 +1,6 @@
 import Foundation
 import MuNetStorage
+import MuNetTestSupport
 import Testing
 
 /// Encodes named tensors given as arrays (the writer takes buffer pointers).

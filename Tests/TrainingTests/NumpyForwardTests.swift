@@ -3,6 +3,7 @@ import MuNetData
 import MuNetModel
 import MuNetRuntime
 import MuNetStorage
+import MuNetTestSupport
 import MuNetTraining
 import Testing
 
@@ -68,10 +69,10 @@ private let adapterConfig = ViTConfig.reference.withAdapter(8, atLayer: 1)
 /// in the logits.
 private func perturbedModel(seed: UInt64 = 2024) throws -> ViTModel {
   let model = try ViTModel(config: adapterConfig, initKey: StreamKey(seed: seed))
-  var random = TestRandom(seed: seed)
+  var random = SplitMix64(seed: seed)
   for parameter in model.namedParameters() {
     let buffer = parameter.value.buffer
-    for index in buffer.indices { buffer[index] += 0.1 * random.unit() }
+    for index in buffer.indices { buffer[index] += 0.1 * random.signedUnit() }
   }
   return model
 }

@@ -1,21 +1,7 @@
 import MuNetModel
 import MuNetRuntime
+import MuNetTestSupport
 import Testing
-
-/// Seeded values for the tests (SplitMix64), so every run sees the same numbers.
-struct TestRandom {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-  /// Uniform in [-1, 1) with 24 random bits.
-  mutating func unit() -> Float { Float(Int64(next() >> 40) - (1 << 23)) / Float(1 << 23) }
-}
 
 /// Parameters, gradients and an optimizer over buffers of the given sizes, all in one arena.
 final class Fixture {
@@ -94,8 +80,8 @@ private struct DoubleReference {
 @Test(arguments: [(Float(0), false), (0.9, false), (0.9, true), (0.5, true)])
 func matchesTheDoubleReference(momentum: Float, nesterov: Bool) throws {
   let sizes = [3, 17, 1, 40]
-  var random = TestRandom(seed: 11)
-  let initial = sizes.map { size in (0..<size).map { _ in random.unit() } }
+  var random = SplitMix64(seed: 11)
+  let initial = sizes.map { size in (0..<size).map { _ in random.signedUnit() } }
   let fixture = try Fixture(sizes: sizes, momentum: momentum, nesterov: nesterov) { initial[$0][$1] }
   var reference = DoubleReference(
     values: initial.map { $0.map(Double.init) }, traces: sizes.map { [Double](repeating: 0, count: $0) },
@@ -105,7 +91,7 @@ func matchesTheDoubleReference(momentum: Float, nesterov: Bool) throws {
   for step in 0..<6 {
     // Small gradients in even steps (no clipping), large ones (norm ≈ 5) in odd steps.
     let size: Float = step % 2 == 0 ? 0.05 : 1
-    let gradients = sizes.map { count in (0..<count).map { _ in random.unit() * size } }
+    let gradients = sizes.map { count in (0..<count).map { _ in random.signedUnit() * size } }
     fixture.setGradients { gradients[$0][$1] }
     let learningRate = schedule.learningRate(step: step)
     let clip = fixture.optimizer.step(learningRate: learningRate, compute: compute)
@@ -122,14 +108,14 @@ func matchesTheDoubleReference(momentum: Float, nesterov: Bool) throws {
 }
 
 @Test func clippingBringsTheGlobalNormToOne() throws {
-  var random = TestRandom(seed: 3)
+  var random = SplitMix64(seed: 3)
   let compute = Compute(tier: .reference)
   var excessMax = 0.0
   for trial in 0..<200 {
     let sizes = [1 + trial % 7, 5000, 33]
     let fixture = try Fixture(sizes: sizes, momentum: 0.9, nesterov: false) { _, _ in 0 }
     let magnitude = Float(1 + trial)
-    fixture.setGradients { _, _ in random.unit() * magnitude }
+    fixture.setGradients { _, _ in random.signedUnit() * magnitude }
     let clip = fixture.optimizer.step(learningRate: 0, compute: compute)
     #expect(clip.clipped)
     let after = compute.sumOfSquares(fixture.gradients).squareRoot()
@@ -145,9 +131,9 @@ func matchesTheDoubleReference(momentum: Float, nesterov: Bool) throws {
 }
 
 @Test func gradientsWithNormAtMostOneAreNotTouched() throws {
-  var random = TestRandom(seed: 8)
+  var random = SplitMix64(seed: 8)
   let fixture = try Fixture(sizes: [10, 300], momentum: 0.9, nesterov: false) { _, _ in 0 }
-  let raw = (0..<310).map { _ in random.unit() }
+  let raw = (0..<310).map { _ in random.signedUnit() }
   let norm = raw.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
   // Scale so the norm is just below 1 (computed in Double, so the Float values keep it <= 1).
   let scaled = raw.map { $0 * Float(0.999 / norm) }
@@ -164,12 +150,12 @@ func matchesTheDoubleReference(momentum: Float, nesterov: Bool) throws {
   let sizes = [4096 * 3 + 17, 1, 256, 0, 9000, 64, 4096 * 2]
   for (momentum, nesterov) in [(Float(0.9), false), (0.9, true), (0, false)] {
     func run(_ compute: Compute) throws -> ([UInt32], [UInt32]) {
-      var random = TestRandom(seed: 21)
+      var random = SplitMix64(seed: 21)
       let fixture = try Fixture(sizes: sizes, momentum: momentum, nesterov: nesterov) { _, _ in
-        random.unit()
+        random.signedUnit()
       }
       for step in 0..<3 {
-        fixture.setGradients { _, _ in random.unit() }
+        fixture.setGradients { _, _ in random.signedUnit() }
         fixture.optimizer.step(learningRate: 0.05 / Float(step + 1), compute: compute)
       }
       let values = fixture.values.flatMap { $0.map(\.bitPattern) }

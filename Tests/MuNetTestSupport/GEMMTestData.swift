@@ -1,43 +1,9 @@
+// Shared GEMM test data: matrices in every layout the engine accepts, and seeded random
+// products (RuntimeTests and BLASTests check the same cases).
 import MuNetRuntime
 
-/// (A copy of Tests/RuntimeTests/GEMMTestSupport.swift: test targets cannot share sources.)
-///
-/// SplitMix64: a tiny deterministic generator for test data (independent of the engine's own
-/// random streams, so these tests do not move when those do).
-struct SplitMix64 {
-  private var state: UInt64
-
-  init(seed: UInt64) { state = seed }
-
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-
-  /// Uniform in `range` (small ranges; the modulo bias is irrelevant for tests).
-  mutating func int(in range: ClosedRange<Int>) -> Int {
-    range.lowerBound + Int(next() % UInt64(range.count))
-  }
-
-  mutating func bool() -> Bool { next() & 1 == 1 }
-
-  /// Mostly full-precision values in [-1, 1); sometimes ±0 or small integers, so signed zeros
-  /// and exact products also occur.
-  mutating func float() -> Float {
-    switch next() % 16 {
-    case 0: return 0
-    case 1: return -0.0
-    case 2: return Float(int(in: -3...3))
-    default: return Float(Int32(truncatingIfNeeded: next() >> 32)) * 0x1p-31
-    }
-  }
-}
-
 /// How a test matrix is laid out in its storage.
-enum TestLayout: Int, CaseIterable {
+public enum TestLayout: Int, CaseIterable, Sendable {
   /// Dense row-major.
   case rowMajor
   /// The transposed view of a dense row-major matrix (`rowStride == 1`).
@@ -52,11 +18,14 @@ enum TestLayout: Int, CaseIterable {
 
 /// A matrix view with its own storage (freed on deinit), padded around the view so writes
 /// outside it are detected by comparing the whole storage.
-final class TestMatrix {
-  let storage: UnsafeMutableBufferPointer<Float>
-  let view: Matrix
+public final class TestMatrix {
+  /// The whole storage: the view and the padding around it.
+  public let storage: UnsafeMutableBufferPointer<Float>
+  /// The matrix under test, somewhere inside ``storage``.
+  public let view: Matrix
 
-  init(rows: Int, cols: Int, layout: TestLayout, rng: inout SplitMix64) {
+  /// A `rows × cols` view in `layout`; storage (view and padding) filled from `rng`.
+  public init(rows: Int, cols: Int, layout: TestLayout, rng: inout SplitMix64) {
     let (parentRows, parentCols, rowOffset, colOffset, colStride): (Int, Int, Int, Int, Int)
     switch layout {
     case .rowMajor, .transposed:
@@ -83,7 +52,7 @@ final class TestMatrix {
   }
 
   /// A copy with identical storage contents and layout.
-  init(copying other: TestMatrix) {
+  public init(copying other: TestMatrix) {
     storage = .allocate(capacity: other.storage.count)
     _ = storage.initialize(from: other.storage)
     var view = other.view
@@ -94,10 +63,10 @@ final class TestMatrix {
   deinit { storage.deallocate() }
 
   /// Every stored float's bits, including the padding around the view.
-  var bits: [UInt32] { storage.map(\.bitPattern) }
+  public var bits: [UInt32] { storage.map(\.bitPattern) }
 
   /// The bits of the stored floats that are not elements of the view.
-  var bitsOutsideView: [UInt32] {
+  public var bitsOutsideView: [UInt32] {
     var inView = [Bool](repeating: false, count: storage.count)
     let offset = view.base - storage.baseAddress!
     for i in 0..<view.rows {
@@ -108,17 +77,24 @@ final class TestMatrix {
 }
 
 /// One random product: operands, the output before the product, and a sub-range.
-struct RandomProduct: CustomStringConvertible {
-  let a: TestMatrix
-  let b: TestMatrix
-  let c: TestMatrix
-  let accumulate: Bool
-  private(set) var rows: Range<Int>
-  private(set) var cols: Range<Int>
-  let layouts: (TestLayout, TestLayout, TestLayout)
+public struct RandomProduct: CustomStringConvertible {
+  /// The left operand (`m × k`).
+  public let a: TestMatrix
+  /// The right operand (`k × n`).
+  public let b: TestMatrix
+  /// The output (`m × n`), holding its contents before the product.
+  public let c: TestMatrix
+  /// Whether the product is added to `c` rather than replacing it.
+  public let accumulate: Bool
+  /// The output rows to compute.
+  public private(set) var rows: Range<Int>
+  /// The output columns to compute.
+  public private(set) var cols: Range<Int>
+  /// The layouts of `a`, `b` and `c`.
+  public let layouts: (TestLayout, TestLayout, TestLayout)
 
   /// Random layouts, accumulation and (when `subRanges`) output ranges, all from `seed`.
-  init(m: Int, k: Int, n: Int, seed: UInt64, subRanges: Bool) {
+  public init(m: Int, k: Int, n: Int, seed: UInt64, subRanges: Bool) {
     var rng = SplitMix64(seed: seed)
     let all = TestLayout.allCases
     let layouts = (all[rng.int(in: 0...all.count - 1)], all[rng.int(in: 0...all.count - 1)],
@@ -132,7 +108,7 @@ struct RandomProduct: CustomStringConvertible {
   }
 
   /// Given layouts and accumulation, random contents; the whole output range.
-  init(
+  public init(
     m: Int, k: Int, n: Int, layouts: (TestLayout, TestLayout, TestLayout), accumulate: Bool,
     rng: inout SplitMix64
   ) {
@@ -151,8 +127,60 @@ struct RandomProduct: CustomStringConvertible {
     return lower..<rng.int(in: lower...count)
   }
 
-  var description: String {
+  public var description: String {
     "\(a.view.rows)x\(a.view.cols)·\(b.view.rows)x\(b.view.cols) layouts \(layouts) "
       + "accumulate \(accumulate) rows \(rows) cols \(cols)"
   }
+}
+
+/// Equal-shape matrices `batchStride` apart in storage of their own (freed on deinit), with
+/// gaps between them.
+public final class TestMatrixBatch {
+  /// The whole storage: the matrices and the gaps.
+  public let storage: UnsafeMutableBufferPointer<Float>
+  /// The batch under test, starting at the beginning of ``storage``.
+  public let batch: MatrixBatch
+
+  /// `count` matrices, each dense row-major or transposed (chosen by `rng`), 0 to 3 gap
+  /// elements apart; all storage (gaps included) filled from `rng`.
+  public init(count: Int, rows: Int, cols: Int, rng: inout SplitMix64) {
+    let stride = rows * cols + rng.int(in: 0...3)
+    storage = .allocate(capacity: max(1, count * stride))
+    for index in 0..<storage.count { storage[index] = rng.float() }
+    let base = storage.baseAddress!
+    let first = rng.bool()
+      ? Matrix(base: base, rows: rows, cols: cols)
+      : Matrix(base: base, rows: cols, cols: rows).transposed
+    batch = MatrixBatch(first: first, count: count, batchStride: stride)
+  }
+
+  /// Dense row-major copies of `matrices` (all of one shape), 3 NaN gap elements apart.
+  public init(_ matrices: [Matrix]) {
+    let (rows, cols) = (matrices[0].rows, matrices[0].cols)
+    let stride = rows * cols + 3
+    storage = .allocate(capacity: max(1, matrices.count * stride))
+    storage.initialize(repeating: .nan)
+    let first = Matrix(base: storage.baseAddress!, rows: rows, cols: cols)
+    batch = MatrixBatch(first: first, count: matrices.count, batchStride: stride)
+    for (index, matrix) in matrices.enumerated() {
+      let target = batch[index]
+      for i in 0..<rows {
+        for j in 0..<cols { target[i, j] = matrix[i, j] }
+      }
+    }
+  }
+
+  /// A copy with identical storage contents and layout.
+  public init(copying other: TestMatrixBatch) {
+    storage = .allocate(capacity: other.storage.count)
+    _ = storage.initialize(from: other.storage)
+    var first = other.batch.first
+    first.base = storage.baseAddress!
+    batch = MatrixBatch(first: first, count: other.batch.count, batchStride: other.batch.batchStride)
+  }
+
+  deinit { storage.deallocate() }
+
+  /// Every stored float's bits, gaps included.
+  public var bits: [UInt32] { storage.map(\.bitPattern) }
 }
