@@ -4,7 +4,7 @@
 For each round r in 1..runs and each thread count, runs one timed measurement of every
 framework in turn (munet, PyTorch, JAX), each in a fresh process, so that slow drifts of the
 machine (other load, thermal state) hit all of them alike. Prints the per-run numbers and a
-Markdown table of the medians with the ratio munet / PyTorch (and munet / JAX).
+Markdown table of the medians with each one's ratio to PyTorch.
 
   munet:   .build/release/munet bench train-step --tier T --threads N --json
            (prints "munet: not available" when the binary or the command is missing)
@@ -64,9 +64,12 @@ def commands(args, threads):
     common = ["--threads", str(threads), "--steps", str(args.steps), "--warmup", str(args.warmup)]
     peer = common + ["--runs", "1"]
     pin = ["taskset", "-c", f"0-{threads - 1}"] if shutil.which("taskset") else []
-    return {
-        "munet": [args.munet, "bench", "train-step", "--tier", args.tier, "--threads", str(threads), "--json"]
-        + args.munet_args.split(),
+    munet = {
+        f"munet {tier}": [args.munet, "bench", "train-step", "--tier", tier, "--threads", str(threads), "--json"]
+        + args.munet_args.split()
+        for tier in args.tier.split(",")
+    }
+    return munet | {
         "PyTorch": [peer_python(), os.path.join(PEERS, "train_step_torch.py")] + peer,
         "JAX": pin + [peer_python(), os.path.join(PEERS, "train_step_jax.py")] + peer,
     }
@@ -78,20 +81,23 @@ def main():
     parser.add_argument("--runs", type=int, default=5, help="measurements per framework and thread count")
     parser.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps before each measurement")
-    parser.add_argument("--tier", default="threads", help="munet tier: reference, threads or blas")
+    parser.add_argument("--tier", default="threads",
+                        help="munet tier(s), comma-separated: reference, threads, blas")
     parser.add_argument("--munet", default=os.path.join(ROOT, ".build", "release", "munet"))
     parser.add_argument("--munet-args", default="",
                         help="extra arguments for munet (it chooses its own step counts otherwise)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per measurement")
     args = parser.parse_args()
     thread_counts = [int(t) for t in args.threads.split(",")]
-    frameworks = ["munet", "PyTorch", "JAX"]
+    munet_names = [f"munet {tier}" for tier in args.tier.split(",")]
+    frameworks = munet_names + ["PyTorch", "JAX"]
     rates = {(f, t): [] for f in frameworks for t in thread_counts}
     versions = {}
     unavailable = {}
 
     if not os.path.exists(args.munet):
-        unavailable["munet"] = f"{os.path.relpath(args.munet, ROOT)} not built"
+        for name in munet_names:
+            unavailable[name] = f"{os.path.relpath(args.munet, ROOT)} not built"
     for name, module in (("PyTorch", "torch"), ("JAX", "jax")):
         check = subprocess.run([peer_python(), "-c", f"import {module}"], capture_output=True)
         if check.returncode != 0:
@@ -113,30 +119,28 @@ def main():
                 rate = result["steps_per_second"]
                 rates[(name, threads)].append(rate)
                 versions[name] = result.get("version", "")
-                print(f"round {round_index + 1}/{args.runs}  {name:8s} {threads} thread(s): "
+                print(f"round {round_index + 1}/{args.runs}  {name:16s} {threads} thread(s): "
                       f"{rate:7.2f} steps/s", flush=True)
 
     print()
     print(f"Reference ViT train step (batch 64, 28x28x1, patch 4, width 64, depth 4), "
           f"{args.steps} timed steps per measurement, median of {args.runs} interleaved measurements.")
     print()
-    print("| threads | framework | steps/s (median) | runs | munet / framework |")
+    print("| threads | framework | steps/s (median) | runs | ratio to PyTorch |")
     print("|---:|---|---:|---|---:|")
     for threads in thread_counts:
-        munet_rates = rates[("munet", threads)]
-        munet_median = statistics.median(munet_rates) if munet_rates else None
+        torch_rates = rates[("PyTorch", threads)]
+        torch_median = statistics.median(torch_rates) if torch_rates else None
         for name in frameworks:
             values = rates[(name, threads)]
-            label = name if name == "munet" else f"{name} {versions.get(name, '')}".strip()
-            if name == "munet":
-                label = f"munet (--tier {args.tier})"
+            label = name if name.startswith("munet") else f"{name} {versions.get(name, '')}".strip()
+            if name.startswith("munet"):
+                label = f"munet --tier {name.split()[1]}"
             if not values:
                 print(f"| {threads} | {label} | not available | | |")
                 continue
             median = statistics.median(values)
-            ratio = ""
-            if name != "munet" and munet_median is not None:
-                ratio = f"{munet_median / median:.2f}"
+            ratio = f"{median / torch_median:.2f}" if torch_median else ""
             runs = ", ".join(f"{v:.2f}" for v in values)
             print(f"| {threads} | {label} | {median:.2f} | {runs} | {ratio} |")
 
