@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import MuNetRuntime
 import Testing
 
@@ -46,5 +49,24 @@ struct ProductJob: RangeJob {
     #expect(Tier.reference.number == 0 && Tier.threads.number == 1 && Tier.blas.number == 2)
     #expect(Compute(tier: .reference).threadCount == 1)
     #expect(Compute(tier: .threads, threadCount: 4).threadCount == 4)
+  }
+}
+
+/// Runs separated by sleeps long enough for the workers to stop spinning and park, mixed with
+/// back-to-back runs that catch them spinning: every task must run exactly once either way (a
+/// lost wake-up would hang the test).
+@Suite struct ThreadPoolSpinTests {
+  @Test(arguments: [2, 4])
+  func runsAfterParkingAndWhileSpinning(threads: Int) {
+    let pool = ThreadPool(threadCount: threads)
+    let taskCount = 2 * threads
+    let hits = UnsafeMutablePointer<Int>.allocate(capacity: taskCount)
+    hits.initialize(repeating: 0, count: taskCount)
+    defer { hits.deallocate() }
+    for round in 0..<40 {
+      if round % 8 == 0 { usleep(20_000) }
+      pool.run(taskCount: taskCount, HitJob(hits: hits))
+    }
+    for task in 0..<taskCount { #expect(hits[task] == 40, "task \(task)") }
   }
 }

@@ -15,6 +15,16 @@ unsigned long long munet_monotonic_ns(void);
 /// Writes `message` to standard error and exits the process with `status`.
 void munet_exit_with_message(const char *message, int status) __attribute__((noreturn));
 
+/// A spin-wait hint (x86 `pause`): tells the CPU the thread is busy-waiting, which saves power
+/// and lets a sibling hyper-thread run. Computes nothing.
+static inline void munet_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 /// 1 when standard output is a terminal.
 int munet_stdout_is_terminal(void);
 

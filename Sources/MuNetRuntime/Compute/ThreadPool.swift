@@ -1,3 +1,5 @@
+import CMuNetSupport
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -11,6 +13,12 @@ import Darwin
 /// write disjoint outputs; then which thread ran a task cannot change a bit of the result. A run
 /// makes no heap allocation. Runs must not be nested or issued from two threads at once
 /// (checked).
+///
+/// Waking a parked thread costs tens of microseconds, and a training step issues hundreds of
+/// runs. So a worker that finishes a run first spins for a while (``spinIterations`` pauses)
+/// watching for the next one before it parks on the condition variable, and the caller spins
+/// likewise before it parks waiting for the workers. Spinning only changes *when* a thread
+/// notices new work, never which tasks it runs, so it cannot change a result.
 public final class ThreadPool: @unchecked Sendable {
   public static let threadCountMax = 64
 
@@ -55,15 +63,20 @@ public final class ThreadPool: @unchecked Sendable {
       shared.jobAddress = address
       shared.jobType = Job.self
       shared.jobTaskCount = taskCount
-      shared.workersRemaining = threadCount - 1
-      shared.generation &+= 1
-      pthread_cond_broadcast(shared.startCondition)
+      shared.workersRemaining.store(threadCount - 1, ordering: .releasing)
+      shared.generation.add(1, ordering: .releasing)
+      if shared.sleepingWorkers > 0 { pthread_cond_broadcast(shared.startCondition) }
       shared.unlock()
 
       PoolShared.runTasks(Job.self, at: address, worker: 0, threadCount: threadCount, taskCount: taskCount)
 
+      shared.spin { shared.workersRemaining.load(ordering: .acquiring) == 0 }
       shared.lock()
-      while shared.workersRemaining > 0 { pthread_cond_wait(shared.doneCondition, shared.mutex) }
+      while shared.workersRemaining.load(ordering: .acquiring) > 0 {
+        shared.callerSleeping = true
+        pthread_cond_wait(shared.doneCondition, shared.mutex)
+        shared.callerSleeping = false
+      }
       shared.jobAddress = nil
       shared.jobType = nil
       shared.running = false
@@ -93,15 +106,27 @@ public final class ThreadPool: @unchecked Sendable {
   }
 }
 
-/// The state a pool shares with its workers; every `var` is guarded by `mutex`.
+/// The state a pool shares with its workers. Every `var` is guarded by `mutex`; the two atomics
+/// are only changed under `mutex` too, but may be read without it by a spinning thread (which
+/// then takes `mutex` before acting, so no wake-up is lost).
 private final class PoolShared: @unchecked Sendable {
+  /// Pauses a thread spins through before parking: a few tens of microseconds, longer than the
+  /// gap between two runs of a training step, far shorter than an idle period. (A count, not a
+  /// time: engine code reads no clock.)
+  static let spinIterations = 4096
+  /// Every this many pauses a spinning thread yields its core, so that on an oversubscribed
+  /// machine it does not keep the thread it waits for from running.
+  static let spinIterationsPerYield = 256
+
   let threadCount: Int
   let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
   let startCondition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
   let doneCondition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-  var generation = 0
-  var workersRemaining = 0
+  let generation = Atomic<Int>(0)
+  let workersRemaining = Atomic<Int>(0)
+  var sleepingWorkers = 0
+  var callerSleeping = false
   var shuttingDown = false
   var running = false
   var jobAddress: UnsafeRawPointer?
@@ -124,6 +149,17 @@ private final class PoolShared: @unchecked Sendable {
     doneCondition.deallocate()
   }
 
+  /// Spins until `isDone()` or ``spinIterations`` pauses have passed.
+  @inline(__always)
+  func spin(until isDone: () -> Bool) {
+    var iteration = 0
+    while iteration < PoolShared.spinIterations && !isDone() {
+      munet_cpu_relax()
+      iteration += 1
+      if iteration % PoolShared.spinIterationsPerYield == 0 { sched_yield() }
+    }
+  }
+
   func lock() { pthread_mutex_lock(mutex) }
   func unlock() { pthread_mutex_unlock(mutex) }
 
@@ -142,15 +178,18 @@ private final class PoolShared: @unchecked Sendable {
   func workerLoop(worker: Int) {
     var seenGeneration = 0
     while true {
+      spin { generation.load(ordering: .acquiring) != seenGeneration }
       lock()
-      while generation == seenGeneration && !shuttingDown {
+      while generation.load(ordering: .acquiring) == seenGeneration && !shuttingDown {
+        sleepingWorkers += 1
         pthread_cond_wait(startCondition, mutex)
+        sleepingWorkers -= 1
       }
       if shuttingDown {
         unlock()
         return
       }
-      seenGeneration = generation
+      seenGeneration = generation.load(ordering: .acquiring)
       let address = jobAddress!
       let type = jobType!
       let taskCount = jobTaskCount
@@ -159,8 +198,8 @@ private final class PoolShared: @unchecked Sendable {
       PoolShared.runTasks(type, at: address, worker: worker, threadCount: threadCount, taskCount: taskCount)
 
       lock()
-      workersRemaining -= 1
-      if workersRemaining == 0 { pthread_cond_signal(doneCondition) }
+      let remaining = workersRemaining.subtract(1, ordering: .acquiringAndReleasing).newValue
+      if remaining == 0 && callerSleeping { pthread_cond_signal(doneCondition) }
       unlock()
     }
   }
