@@ -54,45 +54,18 @@ extension Compute {
     _ x: Matrix, outputGradient dy: Matrix, saved: LayerNormSaved,
     scaleGradient: Tensor, biasGradient: Tensor, accumulate: Bool
   ) {
-    let job = LayerNormParameterJob(
-      x: x, dy: dy, mean: saved.mean.prefix(x.rows), rstd: saved.rstd.prefix(x.rows),
+    layerNormParameterGradients(
+      x, outputGradient: dy, mean: saved.mean.prefix(x.rows), rstd: saved.rstd.prefix(x.rows),
       scaleGradient: scaleGradient.vector, biasGradient: biasGradient.vector, accumulate: accumulate)
-    parallelColumns(x.cols, rows: x.rows, job)
   }
 
   /// `dx` of a LayerNorm (``LayerNormKernel/backwardInput``), split by rows; `dx` may be `dy`.
   func layerNormInputGradient(
     _ x: Matrix, outputGradient dy: Matrix, scale: Tensor, saved: LayerNormSaved, into dx: Matrix
   ) {
-    let job = LayerNormInputJob(
-      x: x, dy: dy, scale: scale.vector, mean: saved.mean.prefix(x.rows),
-      rstd: saved.rstd.prefix(x.rows), dx: dx)
-    parallelRows(x.rows, cols: x.cols, job)
-  }
-}
-
-private struct LayerNormParameterJob: RangeJob {
-  let x: Matrix, dy: Matrix
-  let mean: UnsafeMutableBufferPointer<Float>, rstd: UnsafeMutableBufferPointer<Float>
-  let scaleGradient: UnsafeMutableBufferPointer<Float>, biasGradient: UnsafeMutableBufferPointer<Float>
-  let accumulate: Bool
-
-  func run(range: Range<Int>) {
-    LayerNormKernel.backwardParameters(
-      x, outputGradient: dy, mean: mean, rstd: rstd, scaleGradient: scaleGradient,
-      biasGradient: biasGradient, accumulate: accumulate, cols: range)
-  }
-}
-
-private struct LayerNormInputJob: RangeJob {
-  let x: Matrix, dy: Matrix
-  let scale: UnsafeMutableBufferPointer<Float>
-  let mean: UnsafeMutableBufferPointer<Float>, rstd: UnsafeMutableBufferPointer<Float>
-  let dx: Matrix
-
-  func run(range: Range<Int>) {
-    LayerNormKernel.backwardInput(
-      x, outputGradient: dy, scale: scale, mean: mean, rstd: rstd, into: dx, rows: range)
+    layerNormInputGradient(
+      x, outputGradient: dy, scale: scale.vector, mean: saved.mean.prefix(x.rows),
+      rstd: saved.rstd.prefix(x.rows), into: dx)
   }
 }
 

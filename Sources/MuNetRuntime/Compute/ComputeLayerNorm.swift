@@ -25,12 +25,33 @@ extension Compute {
     inputGradient dx: Matrix, scaleGradient: UnsafeMutableBufferPointer<Float>,
     biasGradient: UnsafeMutableBufferPointer<Float>, accumulate: Bool = false
   ) {
-    let parameters = LayerNormParameterGradientJob(
+    layerNormParameterGradients(
+      x, outputGradient: dy, mean: mean, rstd: rstd, scaleGradient: scaleGradient,
+      biasGradient: biasGradient, accumulate: accumulate)
+    layerNormInputGradient(x, outputGradient: dy, scale: scale, mean: mean, rstd: rstd, into: dx)
+  }
+
+  /// The `dγ`, `dβ` half of ``layerNormBackward(_:outputGradient:scale:mean:rstd:inputGradient:scaleGradient:biasGradient:accumulate:)``
+  /// (`LayerNormKernel.backwardParameters`), split by columns. Components call the halves
+  /// separately when a frozen LayerNorm needs only `dx`, or nothing below needs `dx`.
+  public func layerNormParameterGradients(
+    _ x: Matrix, outputGradient dy: Matrix, mean: UnsafeMutableBufferPointer<Float>,
+    rstd: UnsafeMutableBufferPointer<Float>, scaleGradient: UnsafeMutableBufferPointer<Float>,
+    biasGradient: UnsafeMutableBufferPointer<Float>, accumulate: Bool
+  ) {
+    let job = LayerNormParameterGradientJob(
       x: x, dy: dy, mean: mean, rstd: rstd, scaleGradient: scaleGradient, biasGradient: biasGradient,
       accumulate: accumulate)
-    parallelColumns(x.cols, rows: x.rows, parameters)
-    let input = LayerNormInputGradientJob(x: x, dy: dy, scale: scale, mean: mean, rstd: rstd, dx: dx)
-    parallelRows(x.rows, cols: x.cols, input)
+    parallelColumns(x.cols, rows: x.rows, job)
+  }
+
+  /// The `dx` half (`LayerNormKernel.backwardInput`), split by rows; `dx` may be `dy` or `x`.
+  public func layerNormInputGradient(
+    _ x: Matrix, outputGradient dy: Matrix, scale: UnsafeMutableBufferPointer<Float>,
+    mean: UnsafeMutableBufferPointer<Float>, rstd: UnsafeMutableBufferPointer<Float>, into dx: Matrix
+  ) {
+    let job = LayerNormInputGradientJob(x: x, dy: dy, scale: scale, mean: mean, rstd: rstd, dx: dx)
+    parallelRows(x.rows, cols: x.cols, job)
   }
 }
 
