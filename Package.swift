@@ -59,7 +59,7 @@ let package = Package(
     ),
     .target(
       name: "MuNetEvolution",
-      dependencies: ["MuNetRuntime", "MuNetModel", "MuNetData", "MuNetStorage"],
+      dependencies: ["MuNetRuntime", "MuNetModel", "MuNetData", "MuNetStorage", "MuNetTraining"],
       swiftSettings: engineSettings
     ),
     .target(
@@ -99,6 +99,11 @@ let package = Package(
     .testTarget(
       name: "TrainingTests",
       dependencies: ["MuNetModel", "MuNetRuntime", "MuNetStorage", "MuNetData", "MuNetTraining", "MuNetTestSupport"],
+      swiftSettings: engineSettings
+    ),
+    .testTarget(
+      name: "EvolutionTests",
+      dependencies: ["MuNetEvolution", "MuNetTraining", "MuNetModel", "MuNetRuntime", "MuNetStorage", "MuNetData"],
       swiftSettings: engineSettings
     ),
     .testTarget(name: "TidyTests", dependencies: []),

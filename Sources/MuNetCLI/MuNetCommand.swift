@@ -6,11 +6,11 @@ public struct MuNetCommand: ParsableCommand {
     commandName: "munet",
     abstract: "A deterministic µ2Net-style evolutionary multitask engine.",
     subcommands: [
-      TrainCommand.self, DataCommand.self, CheckNumericsCommand.self, CheckMathCommand.self,
+      EvolveCommand.self, TrainCommand.self, DataCommand.self, CheckNumericsCommand.self, CheckMathCommand.self,
       BenchCommand.self,
     ],
-    // Until `munet evolve` exists, no arguments runs the numerics self-check.
-    defaultSubcommand: CheckNumericsCommand.self
+    // No arguments: the bundled evolution demo.
+    defaultSubcommand: EvolveCommand.self
   )
 
   public init() {}

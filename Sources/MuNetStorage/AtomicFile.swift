@@ -29,6 +29,7 @@ public enum FileStep: String, Sendable {
   case rename = "rename temporary file over the target"
   case openDirectory = "open directory"
   case syncDirectory = "fsync directory"
+  case createDirectory = "create directory"
   case open = "open"
   case stat = "stat"
   case read = "read"
@@ -95,7 +96,8 @@ public enum AtomicFile {
     }
   }
 
-  private static func syncDirectory(_ directory: String, target: String) throws(StorageError) {
+  /// fsyncs `directory` (so entries created or renamed in it are durable).
+  static func syncDirectory(_ directory: String, target: String) throws(StorageError) {
     let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     guard descriptor >= 0 else { throw systemError(target, .openDirectory, directory) }
     let synced = fsync(descriptor) == 0

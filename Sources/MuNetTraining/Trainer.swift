@@ -8,6 +8,8 @@ public struct ValidationRecord: Equatable, Sendable {
   public let step: Int
   public let correct: Int
   public let count: Int
+  /// `correct · factor / count` (``ValidationScoring``): what the kept snapshot is chosen by.
+  public let score: Int64
   /// True when its parameters became the kept snapshot.
   public let kept: Bool
   /// Mean training loss over the steps since the previous validation (for display).
@@ -151,9 +153,11 @@ public final class Trainer {
         step: step + 1, steps: settings.steps, loss: loss, learningRate: learningRate, validation: record))
     }
     if result.best != nil { restoreSnapshot() }
-    let test = evaluate(.test, examplesMax: nil)
-    result.testCorrect = test.correct
-    result.testCount = test.count
+    if settings.evaluatesTest {
+      let test = evaluate(.test, examplesMax: nil)
+      result.testCorrect = test.correct
+      result.testCount = test.count
+    }
     return result
   }
 
@@ -190,14 +194,16 @@ public final class Trainer {
 
   private func validate(step: Int, meanTrainLoss: Double, best: ValidationRecord?) -> ValidationRecord {
     let (correct, count) = evaluate(.validation, examplesMax: settings.validationExamplesMax)
+    let score = settings.scoring.score(correct: correct, count: count)
     let kept: Bool
-    if let best {
-      kept = settings.tieRule == .latest ? correct >= best.correct : correct > best.correct
+    if let bar = best?.score ?? settings.scoring.bar {
+      kept = settings.tieRule == .latest ? score >= bar : score > bar
     } else {
       kept = true
     }
     if kept { takeSnapshot() }
-    return ValidationRecord(step: step, correct: correct, count: count, kept: kept, meanTrainLoss: meanTrainLoss)
+    return ValidationRecord(
+      step: step, correct: correct, count: count, score: score, kept: kept, meanTrainLoss: meanTrainLoss)
   }
 
   /// The first `count` images of the input buffer as a `[count, S, S, C]` tensor.

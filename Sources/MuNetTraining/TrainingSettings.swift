@@ -23,6 +23,11 @@ public struct TrainingSettings: Equatable, Sendable {
   public var maxGradientNorm: Float = 1
   /// Which validation's parameters are kept when scores tie.
   public var tieRule: TieRule = .latest
+  /// How a validation is scored, and the score a validation must reach to be kept at all.
+  public var scoring: ValidationScoring = .accuracy
+  /// Evaluate the kept parameters on the whole test split at the end of ``Trainer/run(progress:)``
+  /// (evolution skips it for children and tests only the paths it retains).
+  public var evaluatesTest = true
 
   /// Among equal validation scores, keep the first snapshot (muNet: `>`) or the latest
   /// (µ2Net: `>=`).
@@ -47,6 +52,9 @@ public struct TrainingSettings: Equatable, Sendable {
     if !(learningRate.isFinite && learningRate > 0) { found.append("learning rate must be positive") }
     if !(warmupRatio >= 0 && warmupRatio < 1) { found.append("warmup ratio must be in [0, 1)") }
     if !(momentum.isFinite && momentum >= 0 && momentum < 1) { found.append("momentum must be in [0, 1)") }
+    if scoring.factor < 1 || scoring.factor > ValidationScoring.one {
+      found.append("score factor must be in 1...2^30, got \(scoring.factor)")
+    }
     if schedule == .restarts && steps % validations != 0 {
       found.append("restarts: validations (\(validations)) must divide steps (\(steps))")
     }
@@ -65,5 +73,36 @@ public struct TrainingSettings: Equatable, Sendable {
     LearningRateSchedule(
       kind: schedule, peak: learningRate, totalSteps: steps, warmupRatio: warmupRatio,
       cycles: schedule == .restarts ? validations : 1)
+  }
+}
+
+/// The fixed-point score of a validation and the bar it must clear to be kept.
+///
+/// `score = correct · factor / count` (integer division), where `factor` is a size penalty in
+/// units of 2^-30 (``one`` = no penalty). µ2Net scores `quality × penalty`; scoring in integers
+/// means two validations compare exactly, whatever the platform, and a score is a pure function
+/// of (correct, count, factor). The penalty is constant over one training run, so the score
+/// orders validations as their correct counts do.
+public struct ValidationScoring: Equatable, Sendable {
+  /// 1.0 in units of 2^-30.
+  public static let one: Int64 = 1 << 30
+  /// Plain accuracy, no bar: every first validation is kept.
+  public static let accuracy = ValidationScoring(factor: one, bar: nil)
+
+  /// The penalty in units of 2^-30, in 1...``one``.
+  public var factor: Int64
+  /// When set, a validation is kept only if its score reaches the bar under the tie rule (µ2Net:
+  /// a same-task child must at least equal its parent's score).
+  public var bar: Int64?
+
+  public init(factor: Int64, bar: Int64?) {
+    self.factor = factor
+    self.bar = bar
+  }
+
+  /// The score of `correct` answers out of `count` (0 when `count` is 0).
+  public func score(correct: Int, count: Int) -> Int64 {
+    precondition(correct >= 0 && correct <= count && count <= Int(Int32.max), "score: bad counts")
+    return count == 0 ? 0 : Int64(correct) * factor / Int64(count)
   }
 }
