@@ -24,7 +24,15 @@ struct EvolveCommand: ParsableCommand {
   @Option(name: .customLong("from"), help: "Continue this finished system directory.") var from: String?
   @Option(help: "Seed of every random stream (overrides the configuration's).") var seed: UInt64?
   @OptionGroup var tierOptions: TierOptions
+  @Option(help: "With --tier threads: split the threads over whole children (children) or inside each child's kernels (kernels). Same bits either way.")
+  var parallel = "children"
   @Flag(help: "One line per child instead of a live progress line.") var quiet = false
+
+  func validate() throws {
+    guard ["children", "kernels"].contains(parallel) else {
+      throw ValidationError("--parallel must be children or kernels, not '\(parallel)'")
+    }
+  }
 
   func run() throws {
     let configPath = try config ?? Self.bundledConfig("demo.json")
@@ -49,6 +57,7 @@ struct EvolveCommand: ParsableCommand {
     } else {
       let evolver = Evolver(config: evolution, state: state, store: store, compute: compute)
       evolver.observer = observer
+      evolver.trainsChildrenInParallel = parallel == "children" && compute.tier == .threads && compute.threadCount > 1
       try evolver.run()
       observer.finish()
     }
@@ -81,6 +90,8 @@ final class EvolveProgress: EvolutionObserver {
   let isTerminal = munet_stdout_is_terminal() != 0
   let start = munet_monotonic_ns()
   private var childStart: UInt64 = 0
+  /// Training time of the last child (of all children, when they train in parallel).
+  private var childSeconds = 0.0
   private var lastPrint: UInt64 = 0
   private var steps = 0
   private var label = ""
@@ -101,7 +112,7 @@ final class EvolveProgress: EvolutionObserver {
   }
 
   func childStarted(round: Int, task: String, generation: Int, plan: ChildPlan, steps: Int) {
-    childStart = munet_monotonic_ns()
+    if plan.index == 0 { childStart = munet_monotonic_ns() }
     self.steps = steps
     label = Self.label(generation: generation, plan: plan)
   }
@@ -119,8 +130,12 @@ final class EvolveProgress: EvolutionObserver {
     munet_flush_stdout()
   }
 
+  func childTrained(outcome: ChildOutcome) {
+    childSeconds = Double(munet_monotonic_ns() - childStart) / 1e9
+    childStart = munet_monotonic_ns()
+  }
+
   func childFinished(round: Int, task: String, generation: Int, outcome: ChildOutcome) {
-    let childSeconds = Double(munet_monotonic_ns() - childStart) / 1e9
     clearLine()
     let best = outcome.result.best.map { "val \(String(format2: 100 * $0.accuracy))%" } ?? "no validation kept"
     let status = outcome.result.diverged ? "diverged" : outcome.kept ? "kept as path \(outcome.pathID!)" : "rejected"

@@ -20,7 +20,10 @@ public struct ChildOutcome: Sendable {
 public protocol EvolutionObserver: AnyObject {
   func taskStarted(round: Int, task: String, seeds: Int, population: Int)
   func childStarted(round: Int, task: String, generation: Int, plan: ChildPlan, steps: Int)
+  /// Per-step progress (only when children train one at a time).
   func trainingStep(_ progress: TrainingProgress)
+  /// A child finished training (before it is committed).
+  func childTrained(outcome: ChildOutcome)
   func childFinished(round: Int, task: String, generation: Int, outcome: ChildOutcome)
   func taskEnded(round: Int, task: String, best: EvolutionPath, state: SystemState)
   func committed(cursor: Cursor)
@@ -39,6 +42,10 @@ public final class Evolver {
   public let store: SystemStore
   public let compute: Compute
   public weak var observer: EvolutionObserver?
+  /// Train the children of a generation in parallel (one whole child per thread of `compute`,
+  /// each with Tier 0 kernels) instead of one after the other with `compute`'s kernels. The
+  /// bits are the same either way; this is faster for small models.
+  public var trainsChildrenInParallel = false
   /// Stop (after the next commit) when this returns true: for tests that interrupt runs.
   public var stopAfterCommit: ((Cursor) -> Bool)?
 
@@ -143,13 +150,31 @@ public final class Evolver {
       ("task", .string(task)), ("generation", .integer(Int64(generation))),
       ("data_hyperparameters", dataJSON(data)), ("data_mutations", .array(dataMutations.map { .string($0) })),
     ])))
-    let taskData = TaskData(
-      name: task, splits: try splits(task), seed: key, batchSize: config.training.batchSize,
-      imageSize: data.imageSize, augmentation: Self.augmentation(data),
-      evaluationBatchSize: config.training.evaluationBatchSize)
+    let splits = try splits(task)
+    func makeData() -> TaskData {
+      TaskData(
+        name: task, splits: splits, seed: key, batchSize: config.training.batchSize,
+        imageSize: data.imageSize, augmentation: Self.augmentation(data),
+        evaluationBatchSize: config.training.evaluationBatchSize)
+    }
     var outcomes: [(ChildOutcome, ViTModel)] = []
-    for plan in plans {
-      outcomes.append(try train(plan, task: task, generation: generation, classCount: classCount, data: taskData))
+    if trainsChildrenInParallel && plans.count > 1 {
+      // Each child gets its own data pipeline (same key: same batches) and a Tier 0 executor;
+      // the pool runs whole children. Every child computes exactly what it would alone.
+      let children = try plans.map { plan throws(EvolutionError) in
+        try prepare(plan, task: task, generation: generation, classCount: classCount, data: makeData(),
+                    compute: Compute(tier: .reference))
+      }
+      compute.parallelFor(count: children.count, ChildTrainingJob(children: children))
+      for child in children { outcomes.append(finish(child)) }
+    } else {
+      let shared = makeData()
+      for plan in plans {
+        let child = try prepare(
+          plan, task: task, generation: generation, classCount: classCount, data: shared, compute: compute)
+        child.train { [weak self] progress in self?.observer?.trainingStep(progress) }
+        outcomes.append(finish(child))
+      }
     }
     for (outcome, model) in outcomes {
       let committed = commitChild(outcome, model: model, task: task, classCount: classCount)
@@ -158,26 +183,31 @@ public final class Evolver {
     }
   }
 
-  /// Trains one planned child on the generation's data.
-  private func train(
-    _ plan: ChildPlan, task: String, generation: Int, classCount: Int, data: TaskData
-  ) throws(EvolutionError) -> (ChildOutcome, ViTModel) {
+  /// Builds a planned child's model and trainer.
+  private func prepare(
+    _ plan: ChildPlan, task: String, generation: Int, classCount: Int, data: TaskData, compute: Compute
+  ) throws(EvolutionError) -> ChildTraining {
     let modelConfig = state.modelConfig(plan.hyperparameters, classCount: classCount)
     let components = plan.components.map { name, source in materialize(name, source, plan: plan, config: modelConfig) }
     let model = try SystemState.assemble(config: modelConfig, components: components)
     var settings = config.trainingSettings(plan.hyperparameters, trainCount: data.trainCount)
     settings.scoring = ValidationScoring(factor: plan.factor, bar: plan.bar)
     observer?.childStarted(round: state.cursor.round, task: task, generation: generation, plan: plan, steps: settings.steps)
-    let result: TrainingResult
     do {
       let trainer = try Trainer(model: model, data: data, settings: settings, compute: compute)
-      result = trainer.run { [weak self] progress in self?.observer?.trainingStep(progress) }
+      return ChildTraining(plan: plan, trainer: trainer)
     } catch {
       throw .model("child \(plan.index) of generation \(generation) of \(task): \(error)")
     }
+  }
+
+  private func finish(_ child: ChildTraining) -> (ChildOutcome, ViTModel) {
+    let result = child.result!
+    let model = child.trainer.model
     let kept = result.best != nil && !result.diverged
     let outcome = ChildOutcome(
-      plan: plan, result: result, kept: kept, pathID: nil, parametersDigest: Self.parametersDigest(model))
+      plan: child.plan, result: result, kept: kept, pathID: nil, parametersDigest: Self.parametersDigest(model))
+    observer?.childTrained(outcome: outcome)
     return (outcome, model)
   }
 
@@ -376,5 +406,30 @@ public final class Evolver {
       ("path", outcome.pathID.map { .integer(Int64($0)) } ?? .null),
       ("parameters_sha256", .string(outcome.parametersDigest)),
     ]))
+  }
+}
+
+/// One child being trained (a class: the pool's job refers to it from several threads, each
+/// child touched by exactly one).
+final class ChildTraining: @unchecked Sendable {
+  let plan: ChildPlan
+  let trainer: Trainer
+  var result: TrainingResult?
+
+  init(plan: ChildPlan, trainer: Trainer) {
+    self.plan = plan
+    self.trainer = trainer
+  }
+
+  func train(progress: ((TrainingProgress) -> Void)? = nil) { result = trainer.run(progress: progress) }
+}
+
+/// Trains whole children over a static partition of the generation (a struct job: no closure
+/// context is allocated per call).
+struct ChildTrainingJob: RangeJob {
+  let children: [ChildTraining]
+
+  func run(range: Range<Int>) {
+    for index in range { children[index].train() }
   }
 }
