@@ -262,7 +262,15 @@ public final class Evolver {
   /// test it, and prove every other task's outputs unchanged.
   private func endTask(_ task: String) throws(EvolutionError) {
     guard let best = bestPath() else {
-      throw .model("task \(task) ended without any path (no child was kept)")
+      // Possible only when every child of a new task diverged: the task keeps no path (the
+      // leaderboard shows it empty) and is tried again in its next round.
+      state.population = []
+      state.seeds = []
+      store.append(.object(JSONObject([
+        ("event", "task_end"), ("stage", .integer(Int64(state.stage))), ("round", .integer(Int64(state.cursor.round))),
+        ("task", .string(task)), ("best", .null),
+      ])))
+      return
     }
     var keep: Set<Int> = [state.rootID, best.id]
     for (other, id) in state.retainedPaths where other != task { keep.insert(id) }
