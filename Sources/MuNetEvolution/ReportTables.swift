@@ -63,9 +63,9 @@ public enum ReportTables {
       if let id = child.pathID, held.contains(id) {
         // The parent it was created from (µ2Net appends a path to paths_df before re-linking
         // parents to surviving ancestors); population.csv shows the re-linked one.
-        var held = row(of: state.path(id), state: state, child: child, scorer: scorer)
-        held.parentID = child.parentID
-        rows.append(held)
+        var heldRow = row(of: state.path(id), state: state, child: child, scorer: scorer)
+        heldRow.parentID = child.parentID
+        rows.append(heldRow)
       } else {
         rows.append(row(of: child, state: state))
       }
