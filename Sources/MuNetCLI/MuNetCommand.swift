@@ -7,7 +7,7 @@ public struct MuNetCommand: ParsableCommand {
     abstract: "A deterministic µ2Net-style evolutionary multitask engine.",
     subcommands: [
       EvolveCommand.self, TrainCommand.self, DataCommand.self, CheckNumericsCommand.self, CheckMathCommand.self,
-      BenchCommand.self,
+      BenchCommand.self, DigestCommand.self, ReportCommand.self, EvalCommand.self, PredictCommand.self,
     ],
     // No arguments: the bundled evolution demo.
     defaultSubcommand: EvolveCommand.self
