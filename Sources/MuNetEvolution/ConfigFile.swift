@@ -116,7 +116,7 @@ extension EvolutionConfig {
     func decimal(_ micros: Int64) -> JSONValue { HyperValue.decimal(micros).json }
     var rootObject: JSONObject
     switch root {
-    case .random(let a):
+    case .seeded(let a):
       rootObject = JSONObject([
         ("init", "random"), ("patch_size", .integer(Int64(a.patchSize))), ("channels", .integer(Int64(a.channels))),
         ("width", .integer(Int64(a.width))), ("heads", .integer(Int64(a.heads))),
@@ -262,7 +262,7 @@ struct ConfigReader {
         problems.append("root.path: \(error)")
       }
     case "random", nil:
-      config.root = .random(readArchitecture(object, prefix: "root.", allowing: ["init"]))
+      config.root = .seeded(readArchitecture(object, prefix: "root.", allowing: ["init"]))
     case let other?:
       problems.append("root.init must be \"random\" or \"file\", not \"\(other)\"")
     }

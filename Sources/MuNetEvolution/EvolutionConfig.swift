@@ -38,7 +38,7 @@ public struct EvolutionConfig: Equatable, Sendable {
   /// Where the root comes from.
   public enum Root: Equatable, Sendable {
     /// Random initialisation from the seed (zero or more blocks).
-    case random(RootArchitecture)
+    case seeded(RootArchitecture)
     /// A `munet train` model file (its head is dropped; every task gets its own). The
     /// architecture is read from the file when the configuration is loaded.
     case file(path: String, architecture: RootArchitecture)
@@ -46,7 +46,7 @@ public struct EvolutionConfig: Equatable, Sendable {
     /// The root's architecture (`layers`: the blocks it holds).
     public var architecture: RootArchitecture {
       switch self {
-      case .random(let architecture), .file(_, let architecture): architecture
+      case .seeded(let architecture), .file(_, let architecture): architecture
       }
     }
   }
@@ -91,7 +91,7 @@ public struct EvolutionConfig: Equatable, Sendable {
   public var rounds = 2
   public var generations = 2
   public var childrenPerGeneration = 2
-  public var root: Root = .random(RootArchitecture())
+  public var root: Root = .seeded(RootArchitecture())
   /// Largest `num_layers` a path may reach (blocks beyond the root's are randomly initialised).
   public var layersMax = 2
   public var training = Training()

@@ -24,8 +24,9 @@ public enum SystemBuilder {
     let store = try SystemStore.create(directory: directory)
     store.run = run
     let state: SystemState
+    var sourceDigest: String?
     if let source {
-      state = try continuation(of: source, config: config, into: store)
+      (state, sourceDigest) = try continuation(of: source, config: config, into: store)
     } else {
       state = try newSystem(config)
       for id in state.componentIDs {
@@ -34,7 +35,8 @@ public enum SystemBuilder {
     }
     state.history.append(.object(JSONObject([
       ("stage", .integer(Int64(state.stage))), ("config_sha256", .string(SHA256.hash(config.json.canonicalBytes).hex)),
-      ("from", source.map { .string($0) } ?? .null),
+      // The continued system by content, not by path: where it lived does not change results.
+      ("from_sha256", sourceDigest.map { .string($0) } ?? .null),
     ])))
     try store.commit(state: state, config: config)
     return (state, store, false)
@@ -63,7 +65,7 @@ public enum SystemBuilder {
     let state = SystemState(factory: factory, rootID: 0)
     let rootComponents: [any ViTComponent]
     switch config.root {
-    case .random(let a):
+    case .seeded(let a):
       let key = StreamKey(seed: config.seed).child("root")
       let grid = config.defaults.imageSize / a.patchSize
       var list: [any ViTComponent] = ["embedding", "cls", "posembed_input"].map { name in
@@ -111,11 +113,12 @@ public enum SystemBuilder {
 
   /// A continuation of the system in `source`: every path and component carried over (the
   /// files copied after verification; the source is only read), the cursor reset for the new
-  /// configuration's tasks.
+  /// configuration's tasks. Also returns the source's system digest.
   static func continuation(
     of source: String, config: EvolutionConfig, into store: SystemStore
-  ) throws(EvolutionError) -> SystemState {
+  ) throws(EvolutionError) -> (SystemState, digest: String) {
     let (sourceStore, state, sourceConfig) = try SystemStore.open(directory: source)
+    let digest = SystemDigest.system(state: state, store: sourceStore, config: sourceConfig)
     guard state.cursor.finished else {
       throw .directory(path: source, problem: "its run has not finished; finish it before continuing from it")
     }
@@ -132,6 +135,6 @@ public enum SystemBuilder {
     state.cursor = Cursor()
     state.population = []
     state.seeds = []
-    return state
+    return (state, digest)
   }
 }

@@ -136,8 +136,10 @@ private func evaluate(
   #expect(result.violations == ["gemm strided 7x13·13x5: Tier 2 (1 thread) wrote outside the output view"])
 }
 
-@Test func munetWithoutArgumentsRunsCheckNumerics() throws {
-  #expect(try MuNetCommand.parseAsRoot([]) is CheckNumericsCommand)
+@Test func munetWithoutArgumentsRunsTheEvolveDemo() throws {
+  let command = try MuNetCommand.parseAsRoot([])
+  #expect(command is EvolveCommand)
+  #expect((command as? EvolveCommand)?.config == nil)
   #expect(try MuNetCommand.parseAsRoot(["bench", "kernels"]) is BenchKernelsCommand)
   #expect(throws: (any Error).self) { try MuNetCommand.parseAsRoot(["bench-kernels"]) }
 }

@@ -90,7 +90,8 @@ func goldenRunReplays(_ golden: GoldenRun) throws {
   if journal != expectedJournal {
     let lines = String(decoding: journal, as: UTF8.self).split(separator: "\n")
     let expected = String(decoding: expectedJournal, as: UTF8.self).split(separator: "\n")
-    let index = zip(lines, expected).firstIndex { $0 != $1 } ?? min(lines.count, expected.count)
+    let index = zip(lines, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+      ?? min(lines.count, expected.count)
     Issue.record("""
       journal differs from \(golden.journal) at line \(index + 1):
         golden: \(index < expected.count ? String(expected[index]) : "<end>")
