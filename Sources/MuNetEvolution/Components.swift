@@ -108,9 +108,12 @@ public struct ComponentFactory: Sendable {
     }
   }
 
-  /// A frozen component named `name` with the values of `file` (a ``ComponentFile``); every
-  /// tensor must be present with the shape the architecture implies.
-  public func load(_ file: SafeTensorsFile, name: String, source: String) throws(EvolutionError) -> any ViTComponent {
+  /// A frozen component named `name` with the values of `file` (a ``ComponentFile``, or with
+  /// `onlyThisComponent` false a whole-model checkpoint); every tensor must be present with
+  /// the shape the architecture implies.
+  public func load(
+    _ file: SafeTensorsFile, name: String, source: String, onlyThisComponent: Bool = true
+  ) throws(EvolutionError) -> any ViTComponent {
     guard let kind = Kind(name: name) else { throw .file(path: source, problem: "unknown component name \(name)") }
     func dim(_ tensor: String, _ axis: Int) throws(EvolutionError) -> Int {
       guard let shape = file.tensor(named: tensor)?.shape, axis < shape.count else {
@@ -133,7 +136,7 @@ public struct ComponentFactory: Sendable {
     let component = fresh(name, tokenCount: tokenCount, adapterDim: adapterDim, classCount: classCount, initKey: StreamKey(seed: 0))
     component.parameters.setTrainable(false)
     let parameters = component.parameters.namedParameters
-    guard file.tensors.count == parameters.count else {
+    guard !onlyThisComponent || file.tensors.count == parameters.count else {
       throw .file(path: source, problem: "holds \(file.tensors.count) tensors, \(name) has \(parameters.count)")
     }
     for parameter in parameters {

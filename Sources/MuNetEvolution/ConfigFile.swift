@@ -259,7 +259,9 @@ struct ConfigReader {
           layers: c.layerCount)
         config.root = .file(path: path, architecture: architecture)
       } catch {
-        problems.append("root.path: \(error)")
+        problems.append(
+          "root.path: \(error) (a plain safetensors ViT checkpoint needs root.architecture: patch_size, "
+            + "channels, width, heads, mlp_dim, layers)")
       }
     case "random", nil:
       config.root = .seeded(readArchitecture(object, prefix: "root.", allowing: ["init"]))

@@ -78,17 +78,7 @@ public enum SystemBuilder {
       list.append(factory.fresh("encoder_norm", tokenCount: 1, adapterDim: 1, classCount: 1, initKey: key.child("init", "encoder_norm")))
       rootComponents = list
     case .file(let path, let a):
-      let model: ViTModel
-      do { model = try ModelFile.load(path: path).model } catch { throw .file(path: path, problem: "\(error)") }
-      let c = model.config
-      guard c.patchSize == a.patchSize, c.channels == a.channels, c.width == a.width, c.heads == a.heads,
-            c.mlpDim == a.mlpDim, c.layerCount == a.layers else {
-        throw .file(path: path, problem: "the model's architecture differs from the one the configuration records")
-      }
-      guard c.adapterDims.allSatisfy({ $0 == nil }) else {
-        throw .file(path: path, problem: "a root with residual adapters is not supported")
-      }
-      rootComponents = model.components.filter { !($0 is Head) }
+      rootComponents = try Self.rootComponents(file: path, architecture: a, factory: factory)
     }
     var ids: [Int] = []
     for component in rootComponents {
@@ -109,6 +99,38 @@ public enum SystemBuilder {
     state.insert(root)
     state.rootID = root.id
     return state
+  }
+
+  /// The root's components from `path`: a `munet train` model file (its architecture must be the
+  /// recorded one), or a plain safetensors ViT checkpoint with munet's (vit_jax) tensor names,
+  /// read by the recorded architecture (extra tensors, such as a head or blocks beyond
+  /// `layers`, are ignored). The head is dropped: every task gets its own.
+  static func rootComponents(
+    file path: String, architecture a: EvolutionConfig.RootArchitecture, factory: ComponentFactory
+  ) throws(EvolutionError) -> [any ViTComponent] {
+    let file: SafeTensorsFile
+    do { file = try SafeTensors.read(path: path, limitBytes: ModelFile.fileBytesMax) } catch {
+      throw .file(path: path, problem: "\(error)")
+    }
+    if file.metadata(ModelFile.formatKey) != nil {
+      let model: ViTModel
+      do { model = try ModelFile.load(path: path).model } catch { throw .file(path: path, problem: "\(error)") }
+      let c = model.config
+      guard c.patchSize == a.patchSize, c.channels == a.channels, c.width == a.width, c.heads == a.heads,
+            c.mlpDim == a.mlpDim, c.layerCount == a.layers else {
+        throw .file(path: path, problem: "the model's architecture differs from the one the configuration records")
+      }
+      guard c.adapterDims.allSatisfy({ $0 == nil }) else {
+        throw .file(path: path, problem: "a root with residual adapters is not supported")
+      }
+      return model.components.filter { !($0 is Head) }
+    }
+    let names = ["embedding", "cls", "posembed_input"] + (0..<a.layers).map { "encoderblock_\($0)" } + ["encoder_norm"]
+    var components: [any ViTComponent] = []
+    for name in names {
+      components.append(try factory.load(file, name: name, source: path, onlyThisComponent: false))
+    }
+    return components
   }
 
   /// A continuation of the system in `source`: every path and component carried over (the
