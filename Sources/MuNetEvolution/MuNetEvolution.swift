@@ -1,5 +1,4 @@
-/// The µ2Net evolutionary multitask system: population, parent sampling, mutations, scoring.
-///
-/// Status: not implemented yet; arrives with issue 4. This module exists so the package already
-/// has the architecture's shape.
+/// The µ2Net evolutionary multitask system: population, parent sampling, mutations, scoring,
+/// the evolution loop and the system directory. spec/algorithm.md describes the algorithm and
+/// spec/formats.md ("System directory") the files.
 public enum MuNetEvolution {}
