@@ -58,6 +58,7 @@ struct EvolveCommand: ParsableCommand {
       let evolver = Evolver(config: evolution, state: state, store: store, compute: compute)
       evolver.observer = observer
       evolver.trainsChildrenInParallel = parallel == "children" && compute.tier == .threads && compute.threadCount > 1
+      observer.isParallel = evolver.trainsChildrenInParallel
       try evolver.run()
       observer.finish()
     }
@@ -90,12 +91,16 @@ final class EvolveProgress: EvolutionObserver {
   let isTerminal = munet_stdout_is_terminal() != 0
   let start = munet_monotonic_ns()
   private var childStart: UInt64 = 0
-  /// Training time of the last child (of all children, when they train in parallel).
-  private var childSeconds = 0.0
+  /// Training time of each child of the current generation, by child index; with children
+  /// trained in parallel, only the generation's time, under index 0.
+  private var trainSeconds: [Int: Double] = [:]
   private var lastPrint: UInt64 = 0
   private var steps = 0
   private var label = ""
   private var telemetry: [UInt8]
+
+  /// True when children train in parallel (then only generation times are known).
+  var isParallel = false
 
   init(directory: String, quiet: Bool) {
     self.directory = directory
@@ -112,7 +117,7 @@ final class EvolveProgress: EvolutionObserver {
   }
 
   func childStarted(round: Int, task: String, generation: Int, plan: ChildPlan, steps: Int) {
-    if plan.index == 0 { childStart = munet_monotonic_ns() }
+    if plan.index == 0 || !isParallel { childStart = munet_monotonic_ns() }
     self.steps = steps
     label = Self.label(generation: generation, plan: plan)
   }
@@ -130,23 +135,31 @@ final class EvolveProgress: EvolutionObserver {
     munet_flush_stdout()
   }
 
-  func childTrained(outcome: ChildOutcome) {
-    childSeconds = Double(munet_monotonic_ns() - childStart) / 1e9
-    childStart = munet_monotonic_ns()
+  func childTrained(outcome: ChildOutcome, trainedAlone: Bool) {
+    let now = munet_monotonic_ns()
+    if trainedAlone {
+      trainSeconds[outcome.plan.index] = Double(now - childStart) / 1e9
+      childStart = now
+    } else if outcome.plan.index == 0 {
+      // Children trained together: only the generation's time is known; shown on its first child.
+      trainSeconds[0] = Double(now - childStart) / 1e9
+    }
   }
 
   func childFinished(round: Int, task: String, generation: Int, outcome: ChildOutcome) {
     clearLine()
+    let childSeconds = trainSeconds.removeValue(forKey: outcome.plan.index)
     let best = outcome.result.best.map { "val \(String(format2: 100 * $0.accuracy))%" } ?? "no validation kept"
     let status = outcome.result.diverged ? "diverged" : outcome.kept ? "kept as path \(outcome.pathID!)" : "rejected"
     let mutations = outcome.plan.mutations.isEmpty ? "" : " [\(outcome.plan.mutations.joined(separator: ", "))]"
-    print("\(Self.label(generation: generation, plan: outcome.plan)): \(best), \(status)\(mutations) "
-          + "\(String(format2: childSeconds)) s")
+    let time = childSeconds.map { " \(String(format2: $0)) s" + (outcome.plan.index == 0 && isParallel ? " (generation)" : "") } ?? ""
+    print("\(Self.label(generation: generation, plan: outcome.plan)): \(best), \(status)\(mutations)\(time)")
     munet_flush_stdout()
     record([
       "event": "child", "task": .string(task), "round": .integer(Int64(round)),
       "generation": .integer(Int64(generation)), "child": .integer(Int64(outcome.plan.index)),
-      "seconds": .number(JSONDecimal(childSeconds)!), "steps": .integer(Int64(outcome.result.stepsRun)),
+      "train_seconds": childSeconds.map { .number(JSONDecimal($0)!) } ?? .null,
+      "steps": .integer(Int64(outcome.result.stepsRun)),
     ])
   }
 

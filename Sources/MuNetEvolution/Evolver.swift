@@ -22,8 +22,9 @@ public protocol EvolutionObserver: AnyObject {
   func childStarted(round: Int, task: String, generation: Int, plan: ChildPlan, steps: Int)
   /// Per-step progress (only when children train one at a time).
   func trainingStep(_ progress: TrainingProgress)
-  /// A child finished training (before it is committed).
-  func childTrained(outcome: ChildOutcome)
+  /// A child finished training (before it is committed). `trainedAlone` is false when the
+  /// children of the generation trained in parallel (they are reported after all finished).
+  func childTrained(outcome: ChildOutcome, trainedAlone: Bool)
   func childFinished(round: Int, task: String, generation: Int, outcome: ChildOutcome)
   func taskEnded(round: Int, task: String, best: EvolutionPath, state: SystemState)
   func committed(cursor: Cursor)
@@ -166,14 +167,14 @@ public final class Evolver {
                     compute: Compute(tier: .reference))
       }
       compute.parallelFor(count: children.count, ChildTrainingJob(children: children))
-      for child in children { outcomes.append(finish(child)) }
+      for child in children { outcomes.append(finish(child, trainedAlone: false)) }
     } else {
       let shared = makeData()
       for plan in plans {
         let child = try prepare(
           plan, task: task, generation: generation, classCount: classCount, data: shared, compute: compute)
         child.train { [weak self] progress in self?.observer?.trainingStep(progress) }
-        outcomes.append(finish(child))
+        outcomes.append(finish(child, trainedAlone: true))
       }
     }
     for (outcome, model) in outcomes {
@@ -201,13 +202,13 @@ public final class Evolver {
     }
   }
 
-  private func finish(_ child: ChildTraining) -> (ChildOutcome, ViTModel) {
+  private func finish(_ child: ChildTraining, trainedAlone: Bool) -> (ChildOutcome, ViTModel) {
     let result = child.result!
     let model = child.trainer.model
     let kept = result.best != nil && !result.diverged
     let outcome = ChildOutcome(
       plan: child.plan, result: result, kept: kept, pathID: nil, parametersDigest: Self.parametersDigest(model))
-    observer?.childTrained(outcome: outcome)
+    observer?.childTrained(outcome: outcome, trainedAlone: trainedAlone)
     return (outcome, model)
   }
 

@@ -92,7 +92,8 @@ public enum SystemBuilder {
     if let table = rootComponents.first(where: { $0 is PositionEmbedding }) as? PositionEmbedding {
       hyper[.imageSize] = .integer(table.gridSize * architecture.patchSize)
     }
-    hyper[.layerCount] = .integer(architecture.layers)
+    // The root holds all its blocks; its children use the first `num_layers` (the configured
+    // default, e.g. 3 of a 12-block checkpoint) and may grow to `layers_max`.
     let root = EvolutionPath(
       id: state.allocatePathID(), task: SystemState.rootTask, parent: nil, hyperparameters: hyper,
       componentIDs: ids, classCount: 0)

@@ -86,6 +86,18 @@ public final class SystemStore {
     var bytes = JSONValue.object(manifest).canonicalBytes
     bytes.append(0x0A)
     try write(bytes, to: manifestPath)
+    removeUnusedComponentFiles(keeping: state)
+  }
+
+  /// Deletes the files of components the committed state no longer holds (paths dropped at a
+  /// task's end). Runs after the manifest is committed, so a crash here leaves only harmless
+  /// extra files, which the next commit removes.
+  private func removeUnusedComponentFiles(keeping state: SystemState) {
+    let folder = directory + "/" + Self.componentsFolder
+    let live = Set(state.componentIDs.map { "\($0).safetensors" })
+    for name in FileSystemAccess.entries(folder) where name.hasSuffix(".safetensors") && !live.contains(name) {
+      FileSystemAccess.remove(folder + "/" + name)
+    }
   }
 
   /// The committed journal's line count, length and SHA-256.

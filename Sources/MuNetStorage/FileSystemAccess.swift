@@ -41,6 +41,9 @@ public enum FileSystemAccess {
     try AtomicFile.syncDirectory(parent, target: path)
   }
 
+  /// Removes the file at `path` (best effort: a missing file is not an error).
+  public static func remove(_ path: String) { unlink(path) }
+
   /// The directory holding `path` ("." for a bare name).
   public static func parentDirectory(_ path: String) -> String {
     var trimmed = Substring(path)
