@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <signal.h>
+#include <string.h>
 
 int munet_cpu_has_avx2_fma(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -34,3 +36,25 @@ void munet_exit_with_message(const char *message, int status) {
 int munet_stdout_is_terminal(void) { return isatty(STDOUT_FILENO); }
 
 void munet_flush_stdout(void) { fflush(stdout); }
+
+static char interrupt_message[512];
+static size_t interrupt_message_length;
+
+static void interrupt_handler(int signal_number) {
+  ssize_t ignored = write(2, interrupt_message, interrupt_message_length);
+  (void)ignored;
+  _exit(128 + signal_number);
+}
+
+void munet_install_interrupt_message(const char *message) {
+  size_t length = strlen(message);
+  if (length >= sizeof(interrupt_message)) length = sizeof(interrupt_message) - 1;
+  memcpy(interrupt_message, message, length);
+  interrupt_message_length = length;
+  struct sigaction action;
+  memset(&action, 0, sizeof(action));
+  action.sa_handler = interrupt_handler;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, NULL);
+  sigaction(SIGTERM, &action, NULL);
+}

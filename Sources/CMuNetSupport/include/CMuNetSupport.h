@@ -28,6 +28,10 @@ static inline void munet_cpu_relax(void) {
 /// 1 when standard output is a terminal.
 int munet_stdout_is_terminal(void);
 
+/// On SIGINT or SIGTERM: writes `message` (copied) to stderr and exits with 128 + the signal,
+/// without unwinding (a commit in progress is atomic, so nothing committed is lost).
+void munet_install_interrupt_message(const char *message);
+
 /// Flushes standard output.
 void munet_flush_stdout(void);
 
