@@ -35,13 +35,14 @@ public final class SystemStore {
   public var journalPath: String { directory + "/" + Self.journalName }
   public func componentPath(_ id: Int) -> String { directory + "/" + Self.componentsFolder + "/\(id).safetensors" }
 
-  /// A store for a new system in `directory`, which must not exist or be empty.
+  /// A store for a new system in `directory`, which must not exist, be empty, or hold only what
+  /// a run killed before its first commit left (see ``holdsUncommittedStart(_:)``).
   public static func create(directory: String) throws(EvolutionError) -> SystemStore {
     if FileSystemAccess.exists(directory) {
       guard FileSystemAccess.isDirectory(directory) else {
         throw .directory(path: directory, problem: "exists and is not a directory")
       }
-      guard FileSystemAccess.entries(directory).isEmpty else {
+      guard FileSystemAccess.entries(directory).isEmpty || holdsUncommittedStart(directory) else {
         throw .directory(
           path: directory, problem: "is not empty and holds no munet system (no \(manifestName)); choose a new --out")
       }
@@ -53,6 +54,27 @@ public final class SystemStore {
       throw .directory(path: directory, problem: "cannot be created: \(error)")
     }
     return SystemStore(directory: directory)
+  }
+
+  /// Whether `directory` holds only what a store writes before its first manifest (the
+  /// components folder with component files, the journal, telemetry, their temporary files):
+  /// a run killed before its first commit left it, and starting afresh over it loses nothing.
+  static func holdsUncommittedStart(_ directory: String) -> Bool {
+    guard !holdsSystem(directory) else { return false }
+    let files = [journalName, telemetryName, manifestName]
+    let allowed = Set([componentsFolder, journalName, telemetryName] + files.map { "." + $0 + ".tmp" })
+    for entry in FileSystemAccess.entries(directory) {
+      guard allowed.contains(entry) else { return false }
+      if entry == componentsFolder {
+        let folder = directory + "/" + componentsFolder
+        guard FileSystemAccess.isDirectory(folder) else { return false }
+        for file in FileSystemAccess.entries(folder)
+        where !file.hasSuffix(".safetensors") && !file.hasSuffix(".safetensors.tmp") {
+          return false
+        }
+      }
+    }
+    return true
   }
 
   /// Whether `directory` holds a system (a manifest).
