@@ -51,6 +51,8 @@ struct EvolveCommand: ParsableCommand {
     print("tasks: \(evolution.tasks.map(\.name).joined(separator: ", ")); \(evolution.rounds) rounds × "
           + "\(evolution.generations) generations × \(evolution.childrenPerGeneration) children; "
           + "compute \(compute.tier) (\(compute.gemmEngine.name)), build \(MuNetBuild.configuration)")
+    munet_install_interrupt_message(
+      "\nmunet evolve: interrupted. Everything committed is kept; run the same command again to resume.\n")
     let observer = EvolveProgress(directory: directory, quiet: quiet)
     if state.cursor.finished {
       print("the run in \(directory) is already complete")

@@ -81,6 +81,11 @@ extension EvolutionConfig {
       }
     }
     check(defaults.adapterLayers.isEmpty, "hyperparameters.defaults: adapter_layers must be empty")
+    if mutation.perMutationMu {
+      // A rate steps along mu_range from the path's µ; a µ outside it would never move.
+      let mus = (range(.mu) ?? [defaults[.mu]]).compactMap(\.micros)
+      check(mus.allSatisfy(muRange.contains), "mutation.per_mutation_mu: every value of _mu_ must be in mu_range")
+    }
     return found
   }
 

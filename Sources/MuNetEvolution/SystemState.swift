@@ -191,7 +191,8 @@ public final class SystemState {
       var users = Set(stored.locks)
       users.insert(task)
       users.remove(SystemState.rootTask)
-      total += Double(stored.parameterCount) / Double(users.count)
+      // The root path itself (task `_root`) has no other user: it counts as one.
+      total += Double(stored.parameterCount) / Double(max(1, users.count))
     }
     return total
   }
