@@ -96,6 +96,8 @@ final class EvolveProgress: EvolutionObserver {
   /// Training time of each child of the current generation, by child index; with children
   /// trained in parallel, only the generation's time, under index 0.
   private var trainSeconds: [Int: Double] = [:]
+  /// True when the generation's children trained together (their time is the generation's).
+  private var generationTimed = false
   private var lastPrint: UInt64 = 0
   private var steps = 0
   private var label = ""
@@ -119,6 +121,7 @@ final class EvolveProgress: EvolutionObserver {
   }
 
   func childStarted(round: Int, task: String, generation: Int, plan: ChildPlan, steps: Int) {
+    if plan.index == 0 { generationTimed = false }
     if plan.index == 0 || !isParallel { childStart = munet_monotonic_ns() }
     self.steps = steps
     label = Self.label(generation: generation, plan: plan)
@@ -145,6 +148,7 @@ final class EvolveProgress: EvolutionObserver {
     } else if outcome.plan.index == 0 {
       // Children trained together: only the generation's time is known; shown on its first child.
       trainSeconds[0] = Double(now - childStart) / 1e9
+      generationTimed = true
     }
   }
 
@@ -154,7 +158,7 @@ final class EvolveProgress: EvolutionObserver {
     let best = outcome.result.best.map { "val \(String(format2: 100 * $0.accuracy))%" } ?? "no validation kept"
     let status = outcome.result.diverged ? "diverged" : outcome.kept ? "kept as path \(outcome.pathID!)" : "rejected"
     let mutations = outcome.plan.mutations.isEmpty ? "" : " [\(outcome.plan.mutations.joined(separator: ", "))]"
-    let time = childSeconds.map { " \(String(format2: $0)) s" + (outcome.plan.index == 0 && isParallel ? " (generation)" : "") } ?? ""
+    let time = childSeconds.map { " \(String(format2: $0)) s" + (generationTimed ? " (generation)" : "") } ?? ""
     print("\(Self.label(generation: generation, plan: outcome.plan)): \(best), \(status)\(mutations)\(time)")
     munet_flush_stdout()
     record([

@@ -63,6 +63,12 @@ extension EvolutionConfig {
     check(training.validationExamplesMax >= 1, "training.validation_examples_max must be ≥ 1")
     check(training.maxGradientNorm > 0 && training.maxGradientNorm.isFinite, "training.max_gradient_norm must be > 0")
     check(immutabilityExamples >= 1, "immutability_examples must be ≥ 1")
+    switch baseline {
+    case .freezeBottom(let layers)?:
+      check((0...defaults.layerCount).contains(layers), "baseline.layers must be in 0...num_layers")
+    case .adapters(let dim)?: check((1...65_536).contains(dim), "baseline.dim must be in 1...65536")
+    default: break
+    }
     check(score.sizeBaseMicros > 0 && score.sizeBaseMicros <= 1_000_000, "score.size_base must be in (0, 1]")
     check(score.flopsBaseMicros > 0 && score.flopsBaseMicros <= 1_000_000, "score.flops_base must be in (0, 1]")
     check(score.referenceParams >= 1 && score.flopsReference >= 1, "score references must be ≥ 1")
@@ -177,10 +183,23 @@ extension EvolutionConfig {
         ("flops_base", decimal(score.flopsBaseMicros)), ("flops_reference", .integer(Int64(score.flopsReference))),
       ]))),
       ("immutability_examples", .integer(Int64(immutabilityExamples))),
-    ]))
+    ] + baselineMember))
   }
 
   public static let formatName = "munet-evolve-config-1"
+
+  /// `baseline` is written only when set (an evolution's canonical form has no such key).
+  private var baselineMember: [(String, JSONValue)] {
+    guard let baseline else { return [] }
+    let object: JSONObject
+    switch baseline {
+    case .finetuneAll: object = JSONObject([("kind", "finetune_all")])
+    case .freezeBottom(let layers): object = JSONObject([("kind", "freeze_bottom"), ("layers", .integer(Int64(layers)))])
+    case .adapters(let dim): object = JSONObject([("kind", "adapters"), ("dim", .integer(Int64(dim)))])
+    case .scratch: object = JSONObject([("kind", "scratch")])
+    }
+    return [("baseline", .object(object))]
+  }
 }
 
 /// Reads a configuration object key by key, collecting every problem.
@@ -194,7 +213,7 @@ struct ConfigReader {
     }
     unknownKeys(top, allowed: [
       "format", "tasks", "seed", "rounds", "generations", "children_per_generation", "layers_max", "root",
-      "training", "mutation", "hyperparameters", "score", "immutability_examples",
+      "training", "mutation", "hyperparameters", "score", "immutability_examples", "baseline",
     ], in: "")
     if let format = top["format"], format.stringValue != EvolutionConfig.formatName {
       problems.append("format must be \"\(EvolutionConfig.formatName)\"")
@@ -215,6 +234,7 @@ struct ConfigReader {
     config.ranges = EvolutionConfig.standardRanges(layersMax: config.layersMax, patchSize: config.patchSize)
     config.defaults[.layerCount] = .integer(config.root.architecture.layers)
     if let hyper = top["hyperparameters"] { readHyperparameters(hyper, into: &config) }
+    if let baseline = top["baseline"], baseline != .null { config.baseline = readBaseline(baseline) }
     return config
   }
 
@@ -287,6 +307,35 @@ struct ConfigReader {
     a.mlpDim = int(object["mlp_dim"], prefix + "mlp_dim") ?? a.mlpDim
     a.layers = int(object["layers"], prefix + "layers") ?? a.layers
     return a
+  }
+
+  private mutating func readBaseline(_ json: JSONValue) -> EvolutionConfig.Baseline? {
+    guard let object = object(json, "baseline") else { return nil }
+    switch object["kind"]?.stringValue {
+    case "finetune_all":
+      unknownKeys(object, allowed: ["kind"], in: "baseline.")
+      return .finetuneAll
+    case "freeze_bottom":
+      unknownKeys(object, allowed: ["kind", "layers"], in: "baseline.")
+      guard let layers = int(object["layers"], "baseline.layers") else {
+        problems.append("baseline.layers is required with freeze_bottom")
+        return nil
+      }
+      return .freezeBottom(layers: layers)
+    case "adapters":
+      unknownKeys(object, allowed: ["kind", "dim"], in: "baseline.")
+      guard let dim = int(object["dim"], "baseline.dim") else {
+        problems.append("baseline.dim is required with adapters")
+        return nil
+      }
+      return .adapters(dim: dim)
+    case "scratch":
+      unknownKeys(object, allowed: ["kind"], in: "baseline.")
+      return .scratch
+    default:
+      problems.append("baseline.kind must be finetune_all, freeze_bottom, adapters or scratch")
+      return nil
+    }
   }
 
   private mutating func readTraining(_ json: JSONValue, into training: inout EvolutionConfig.Training) {

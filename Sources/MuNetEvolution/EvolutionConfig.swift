@@ -104,6 +104,25 @@ public struct EvolutionConfig: Equatable, Sendable {
   public var score = Score()
   /// Test examples whose logits are hashed to prove that finished tasks never change.
   public var immutabilityExamples = 100
+  /// When set, every child is a baseline model built from the root (no evolution).
+  public var baseline: Baseline?
+
+  /// The reference code's baselines (`exp_config_set_baseline_*`): every child is built from the
+  /// root with a fixed recipe, keeps the configured default hyperparameters and is never
+  /// mutated. For equal training compute, give a baseline one child and as many validations as
+  /// the evolution spends per task (rounds × generations × children × validations).
+  public enum Baseline: Equatable, Sendable {
+    /// Every root component cloned and trained ("Finetune all").
+    case finetuneAll
+    /// The root's blocks below `layers` (and embedding, cls, posembed) frozen; the rest trained
+    /// ("Freeze bottom layers:X").
+    case freezeBottom(layers: Int)
+    /// A residual adapter of width `dim` before every block; only adapters, encoder_norm and
+    /// head trained ("Adapters:X").
+    case adapters(dim: Int)
+    /// Every component freshly initialised: training from scratch.
+    case scratch
+  }
 
   public init(tasks: [TaskSpec]) {
     self.tasks = tasks

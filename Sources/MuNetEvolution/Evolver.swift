@@ -137,14 +137,21 @@ public final class Evolver {
     let key = taskKey(task).child("generation", generation)
     let classCount = state.taskInfo(task)!.classCount
     let planner = ChildPlanner(config: config, state: state, scorer: scorer, task: task, classCount: classCount)
-    let (data, dataMutations) = planner.dataHyperparameters(best: bestPath(), key: key.child("data-hyperparameters"))
+    var (data, dataMutations) = (config.defaults, [String]())
     var plans: [ChildPlan] = []
-    for child in 0..<config.childrenPerGeneration {
-      let childKey = key.child("child", child)
-      let (parentID, via, seeds) = planner.sampleParent(childKey.child("parent"))
-      state.seeds = seeds
-      plans.append(try planner.plan(index: child, parentID: parentID, parentVia: via, data: data, key: childKey))
-      state.path(parentID).addOffspring(for: task)
+    if let baseline = config.baseline {
+      for child in 0..<config.childrenPerGeneration {
+        plans.append(planner.planBaseline(baseline, index: child, key: key.child("child", child)))
+      }
+    } else {
+      (data, dataMutations) = planner.dataHyperparameters(best: bestPath(), key: key.child("data-hyperparameters"))
+      for child in 0..<config.childrenPerGeneration {
+        let childKey = key.child("child", child)
+        let (parentID, via, seeds) = planner.sampleParent(childKey.child("parent"))
+        state.seeds = seeds
+        plans.append(try planner.plan(index: child, parentID: parentID, parentVia: via, data: data, key: childKey))
+        state.path(parentID).addOffspring(for: task)
+      }
     }
     store.append(.object(JSONObject([
       ("event", "generation"), ("stage", .integer(Int64(state.stage))), ("round", .integer(Int64(state.cursor.round))),

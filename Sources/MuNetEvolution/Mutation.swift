@@ -141,6 +141,42 @@ struct ChildPlanner {
       mutations: decider.fired, bar: parentScore, factor: factor, key: key)
   }
 
+  /// A baseline child (``EvolutionConfig/Baseline``): built from the root by a fixed recipe with
+  /// the configured default hyperparameters; nothing is drawn.
+  func planBaseline(_ baseline: EvolutionConfig.Baseline, index: Int, key: StreamKey) -> ChildPlan {
+    let root = state.root
+    var hyper = config.defaults
+    hyper.adapterLayers = []
+    if case .adapters(let dim) = baseline {
+      hyper[.adapterDim] = .integer(dim)
+      hyper.adapterLayers = Array(0..<hyper.layerCount)
+    }
+    let grid = hyper.imageSize / state.factory.architecture.patchSize
+    var components: [(name: String, source: ComponentSource)] = []
+    for name in Self.componentNames(hyper) {
+      let rootID = root.componentIDs.first { state.component($0).name == name }
+      components.append((name, Self.baselineSource(baseline, name: name, rootID: rootID, state: state, grid: grid)))
+    }
+    return ChildPlan(
+      index: index, parentID: root.id, parentVia: "baseline", hyperparameters: hyper, components: components,
+      mutations: [], bar: nil, factor: childFactor(hyper: hyper, components: components), key: key)
+  }
+
+  private static func baselineSource(
+    _ baseline: EvolutionConfig.Baseline, name: String, rootID: Int?, state: SystemState, grid: Int
+  ) -> ComponentSource {
+    if case .scratch = baseline { return .fresh }
+    guard let rootID else { return .fresh }
+    if let table = state.component(rootID).component as? PositionEmbedding, table.tokenCount != grid * grid + 1 {
+      return .resized(rootID)
+    }
+    switch (baseline, ComponentFactory.Kind(name: name)) {
+    case (.finetuneAll, _), (_, .encoderNorm?): return .cloned(rootID)
+    case (.freezeBottom(let layers), .block(let index)?): return index < layers ? .shared(rootID) : .cloned(rootID)
+    default: return .shared(rootID)
+    }
+  }
+
   /// The component names of a path with `hyper`, in forward order (µ2Net's param-name list).
   static func componentNames(_ hyper: Hyperparameters) -> [String] {
     var names = ["embedding", "cls", "posembed_input"]
