@@ -41,6 +41,13 @@ struct DataListCommand: ParsableCommand {
     }
     print("")
     print("Any other NAME is read as a dataset folder or file (see DatasetFiles in Sources/MuNetData).")
+    print("")
+    print("Derived tasks: NAME (or a path) followed by /-separated transforms, applied in order:")
+    print("  NAME/rotated:DEG    every image rotated DEG degrees (-360...360) counter-clockwise, bilinear")
+    print("  NAME/permuted:K     pixel positions permuted by the fixed permutation of key K (K >= 0)")
+    print("  NAME/split:A-B      only classes A..B (or a list, split:0,1 or split:0-2,5), relabelled 0..n-1")
+    print("  e.g. mnist/split:0-1, mnist/split:2-3/rotated:45, mnist/permuted:1")
+    print("  (exact definitions: spec/data.md, Derived tasks)")
   }
 }
 
@@ -49,7 +56,10 @@ struct DataShowCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "show", abstract: "Print one image of a dataset as ASCII art, with its label.")
 
-  @Argument(help: "A registered dataset name (see `munet data list`) or a dataset folder or file.")
+  @Argument(
+    help: ArgumentHelp(
+      "A registered dataset name (see `munet data list`) or a dataset folder or file, optionally "
+        + "with derived-task parts such as /rotated:45, /permuted:1 or /split:0-1."))
   var name: String
 
   @Option(help: "Example index within the split.")

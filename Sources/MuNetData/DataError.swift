@@ -63,6 +63,9 @@ public enum DataProblem: Equatable, Sendable, CustomStringConvertible {
   case missing(hint: String)
   /// Neither a registered dataset name nor a dataset file or folder.
   case unknownDataset(String)
+  /// A part of a derived dataset name (`BASE/rotated:DEG`, `/permuted:K`, `/split:CLASSES`) that
+  /// is unknown or malformed, or that cannot apply to its base; the error's `file` is the whole name.
+  case badDerivedName(part: String, reason: String)
 
   /// The problem in words.
   public var description: String {
@@ -95,6 +98,7 @@ public enum DataProblem: Equatable, Sendable, CustomStringConvertible {
     case .emptySplit(let what): return "cannot make the splits: \(what)"
     case .missing(let hint): return "dataset files are missing. \(hint)"
     case .unknownDataset(let what): return "not a dataset: \(what)"
+    case .badDerivedName(let part, let reason): return "bad derived-task part '\(part)': \(reason)"
     }
   }
 }

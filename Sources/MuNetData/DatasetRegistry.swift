@@ -118,7 +118,9 @@ public struct RegisteredDataset: Sendable {
 /// | `optdigits-mini` | fixtures/data/optdigits-mini | digits.csv, 1797 | 1,258 / 180 / 359 |
 ///
 /// optdigits deviates from the reference's 5% / 5% one-file rule on purpose: 5% of 1,797 is only
-/// 90 test images. Anything else is read as a path (see ``DatasetFiles`` for the conventions).
+/// 90 test images. A registered name or a path may be followed by derived-task parts
+/// (`mnist/split:0-1/rotated:45`, see ``DerivedDatasetName``). Anything else is read as a path
+/// (see ``DatasetFiles`` for the conventions).
 public enum DatasetRegistry {
   static let idxFiles = DatasetFiles(
     format: .idx,
@@ -191,12 +193,26 @@ public enum DatasetRegistry {
     files(of: dataset, in: locations).paths.allSatisfy(FileSystem.isFile)
   }
 
-  /// Loads a registered dataset by name, or else the dataset file or folder at `nameOrPath`.
+  /// Loads a registered dataset by name, or else the dataset file or folder at `nameOrPath`,
+  /// either of them followed by derived-task parts (`mnist/split:0-1/rotated:45`, see
+  /// ``DerivedDatasetName``), which are applied in order.
   ///
   /// A registered dataset whose files are missing throws ``DataProblem/missing(hint:)`` saying
-  /// to run `scripts/fetch-data` (or where the fixtures were looked for).
+  /// to run `scripts/fetch-data` (or where the fixtures were looked for); a bad derived part
+  /// throws ``DataProblem/badDerivedName(part:reason:)``.
   public static func load(
     _ nameOrPath: String, locations: DataLocations = .fromEnvironment(), limits: LoadLimits = .standard
+  ) throws(DataError) -> DatasetSplits {
+    let derived = try DerivedDatasetName.parse(nameOrPath) { name in
+      named(name) != nil || FileSystem.isDirectory(name) || FileSystem.isFile(name)
+    }
+    guard let derived else { return try loadBase(nameOrPath, locations: locations, limits: limits) }
+    return try derived.apply(to: try loadBase(derived.base, locations: locations, limits: limits))
+  }
+
+  /// ``load(_:locations:limits:)`` of a name or path without derived parts.
+  private static func loadBase(
+    _ nameOrPath: String, locations: DataLocations, limits: LoadLimits
   ) throws(DataError) -> DatasetSplits {
     guard let dataset = named(nameOrPath) else {
       guard FileSystem.isDirectory(nameOrPath) || FileSystem.isFile(nameOrPath) else {
