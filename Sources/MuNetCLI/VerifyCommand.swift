@@ -38,7 +38,8 @@ struct VerifyCommand: ParsableCommand {
   @Option(
     name: .customLong("replay-into"),
     help: ArgumentHelp(
-      "Write the replay to this new directory and keep it (default: a temporary directory, removed afterwards).",
+      "Write the replay to this new directory and keep it "
+        + "(default: a temporary directory, removed afterwards).",
       valueName: "directory"))
   var replayInto: String?
   @Flag(help: "Print only the result, not a line per checked commit.") var quiet = false
@@ -72,12 +73,16 @@ struct VerifyCommand: ParsableCommand {
     }
     let compute = tierOptions.makeCompute()
     let recorded = verifier.recordedRun
+    let recordedTier = recorded["tier"]?.stringValue ?? "?"
+    let recordedThreads = recorded["threads"]?.canonicalText ?? "?"
+    let recordedVersion = recorded["munet_version"]?.stringValue ?? "?"
     print("munet verify: \(directory)" + (from.map { " (continuing \($0))" } ?? "")
-          + ", recorded with tier \(recorded["tier"]?.stringValue ?? "?"), "
-          + "\(recorded["threads"]?.canonicalText ?? "?") threads, munet \(recorded["munet_version"]?.stringValue ?? "?")")
-    print("replaying \(verifier.config.tasks.map(\.name).joined(separator: ", ")) with seed \(verifier.config.seed) "
+          + ", recorded with tier \(recordedTier), \(recordedThreads) threads, munet \(recordedVersion)")
+    let tasks = verifier.config.tasks.map(\.name).joined(separator: ", ")
+    print("replaying \(tasks) with seed \(verifier.config.seed) "
           + "in tier \(tierOptions.tier) (\(tierOptions.threads) threads)")
-    if let warning = Self.tierWarning(recorded: recorded, tier: tierOptions.tier, threads: tierOptions.threads) {
+    let tier = tierOptions.tier
+    if let warning = Self.tierWarning(recorded: recorded, tier: tier, threads: tierOptions.threads) {
       print("note: \(warning)")
     }
     if !quiet {

@@ -99,11 +99,12 @@ public enum JSONComparison {
     var indexA = 0
     var indexB = 0
     while indexA < a.members.count || indexB < b.members.count {
-      if indexB == b.members.count
-        || (indexA < a.members.count && JSONObject.keyPrecedes(a.members[indexA].key, b.members[indexB].key)) {
+      let keyA = indexA < a.members.count ? a.members[indexA].key : nil
+      let keyB = indexB < b.members.count ? b.members[indexB].key : nil
+      if let keyA, keyB.map({ JSONObject.keyPrecedes(keyA, $0) }) ?? true {
         keys.append(a.members[indexA].key)
         indexA += 1
-      } else if indexA == a.members.count || JSONObject.keyPrecedes(b.members[indexB].key, a.members[indexA].key) {
+      } else if let keyB, keyA.map({ JSONObject.keyPrecedes(keyB, $0) }) ?? true {
         keys.append(b.members[indexB].key)
         indexB += 1
       } else {
@@ -187,8 +188,9 @@ public struct JournalDivergence: Sendable {
       lines += fields.map { "  " + $0.text(labels) }
     case .onlyIn(let side, let entry):
       let other: ComparedSide = side == .a ? .b : .a
-      lines.append("  only \(labels[side]) has this line (\(labels[other]) ends after line \(location.line - 1)): "
-        + FieldDifference.valueText(entry, limit: 160))
+      lines.append(
+        "  only \(labels[side]) has this line (\(labels[other]) ends after line \(location.line - 1)): "
+          + FieldDifference.valueText(entry, limit: 160))
     }
     for component in components { lines.append(component.text(labels, indent: "  ")) }
     lines += notes.map { "  " + $0 }
@@ -212,7 +214,9 @@ public enum JournalComparison {
 
   /// Compares line `number` (1-based) of A and B (nil: that journal has no such line); nil
   /// when the lines are byte-identical.
-  public static func compare(_ a: ArraySlice<UInt8>?, _ b: ArraySlice<UInt8>?, number: Int) -> JournalDivergence? {
+  public static func compare(
+    _ a: ArraySlice<UInt8>?, _ b: ArraySlice<UInt8>?, number: Int
+  ) -> JournalDivergence? {
     if let a, let b, a.elementsEqual(b) { return nil }
     let entryA = a.map(parse)
     let entryB = b.map(parse)
@@ -256,7 +260,8 @@ public struct TensorDifference: Equatable, Sendable {
     /// `differing` of `count` values differ in their bits; the first at `firstIndex` (flat,
     /// row-major); `maxAbsoluteDifference` over the differing values (nil when one of them is
     /// not finite).
-    case values(differing: Int, count: Int, firstIndex: Int, a: Float, b: Float, maxAbsoluteDifference: Double?)
+    case values(
+      differing: Int, count: Int, firstIndex: Int, a: Float, b: Float, maxAbsoluteDifference: Double?)
   }
 
   public let name: String
@@ -292,7 +297,10 @@ public struct ComponentDifference: Sendable {
   /// Why the tensors could not be compared (e.g. the file no longer exists), if so.
   public let note: String?
 
-  public init(id: Int, name: String, digestA: String?, digestB: String?, tensors: [TensorDifference], note: String? = nil) {
+  public init(
+    id: Int, name: String, digestA: String?, digestB: String?, tensors: [TensorDifference],
+    note: String? = nil
+  ) {
     self.id = id
     self.name = name
     self.digestA = digestA
@@ -303,7 +311,8 @@ public struct ComponentDifference: Sendable {
 
   /// The component, its digests, then one line per tensor.
   public func text(_ labels: SideLabels, indent: String = "") -> String {
-    var lines = ["\(indent)component \(id) (\(name)): sha256 \(labels.a) \(digestA ?? "-"), \(labels.b) \(digestB ?? "-")"]
+    let digests = "sha256 \(labels.a) \(digestA ?? "-"), \(labels.b) \(digestB ?? "-")"
+    var lines = ["\(indent)component \(id) (\(name)): " + digests]
     if let note { lines.append(indent + "  " + note) }
     lines += tensors.map { indent + "  " + $0.text(labels) }
     return lines.joined(separator: "\n")
@@ -321,13 +330,13 @@ public enum TensorComparison {
     var indexA = 0
     var indexB = 0
     while indexA < parametersA.count || indexB < parametersB.count {
-      if indexB == parametersB.count
-        || (indexA < parametersA.count && JSONObject.keyPrecedes(parametersA[indexA].name, parametersB[indexB].name)) {
-        result.append(TensorDifference(name: parametersA[indexA].name, kind: .onlyIn(.a)))
+      let nameA = indexA < parametersA.count ? parametersA[indexA].name : nil
+      let nameB = indexB < parametersB.count ? parametersB[indexB].name : nil
+      if let nameA, nameB.map({ JSONObject.keyPrecedes(nameA, $0) }) ?? true {
+        result.append(TensorDifference(name: nameA, kind: .onlyIn(.a)))
         indexA += 1
-      } else if indexA == parametersA.count
-        || JSONObject.keyPrecedes(parametersB[indexB].name, parametersA[indexA].name) {
-        result.append(TensorDifference(name: parametersB[indexB].name, kind: .onlyIn(.b)))
+      } else if let nameB, nameA.map({ JSONObject.keyPrecedes(nameB, $0) }) ?? true {
+        result.append(TensorDifference(name: nameB, kind: .onlyIn(.b)))
         indexB += 1
       } else {
         let (parameterA, parameterB) = (parametersA[indexA], parametersB[indexB])
@@ -400,9 +409,11 @@ public enum StateDifference: Sendable {
 
   public func text(_ labels: SideLabels) -> String {
     switch self {
-    case .componentOnlyIn(let side, let id, let name): return "component \(id) (\(name)): only \(labels[side]) has it"
+    case .componentOnlyIn(let side, let id, let name):
+      return "component \(id) (\(name)): only \(labels[side]) has it"
     case .component(let difference): return difference.text(labels)
-    case .componentField(let id, let name, let field): return "component \(id) (\(name)): " + field.text(labels)
+    case .componentField(let id, let name, let field):
+      return "component \(id) (\(name)): " + field.text(labels)
     case .pathOnlyIn(let side, let id, let task): return "path \(id) (\(task)): only \(labels[side]) has it"
     case .pathField(let id, let task, let field): return "path \(id) (\(task)): " + field.text(labels)
     case .field(let field): return "state." + field.text(labels)
@@ -414,7 +425,9 @@ public enum StateDifference: Sendable {
 public enum StateComparison {
   /// Every difference (at most `limit`): first components (missing on one side; same id with
   /// other digests, tensor by tensor; other fields), then paths, then the other state fields.
-  public static func differences(_ a: SystemState, _ b: SystemState, limit: Int = Int.max) -> [StateDifference] {
+  public static func differences(
+    _ a: SystemState, _ b: SystemState, limit: Int = Int.max
+  ) -> [StateDifference] {
     var result: [StateDifference] = []
     func add(_ difference: StateDifference) { if result.count < limit { result.append(difference) } }
     for id in mergedIDs(a.componentIDs, b.componentIDs) {
@@ -457,13 +470,17 @@ public enum StateComparison {
       restA.set(key, nil)
       restB.set(key, nil)
     }
-    for field in JSONComparison.differences(.object(restA), .object(restB), limit: limit) { add(.field(field)) }
+    for field in JSONComparison.differences(.object(restA), .object(restB), limit: limit) {
+      add(.field(field))
+    }
     return result
   }
 
   /// Opens the system in `directory` (verifying every file); a directory without a manifest is
   /// an error that says so.
-  static func open(_ directory: String) throws(EvolutionError) -> (SystemStore, SystemState, EvolutionConfig) {
+  static func open(
+    _ directory: String
+  ) throws(EvolutionError) -> (SystemStore, SystemState, EvolutionConfig) {
     guard SystemStore.holdsSystem(directory) else {
       throw .directory(path: directory, problem: "holds no munet system (no \(SystemStore.manifestName))")
     }

@@ -32,12 +32,14 @@ public struct SystemDiffReport: Sendable {
     let labels = Self.labels
     var lines = ["A: \(directoryA)", "B: \(directoryB)"]
     if isIdentical {
-      lines.append("identical: system digest \(digestA) (configuration, journal of \(journalLinesA) lines, state)")
+      lines.append(
+        "identical: system digest \(digestA) (configuration, journal of \(journalLinesA) lines, state)")
     } else {
       lines.append("system digest: A \(digestA), B \(digestB)")
-      lines.append(configDifferences.isEmpty
+      let keys = configDifferences.count
+      lines.append(keys == 0
         ? "configuration: identical"
-        : "configuration: \(configDifferences.count) \(configDifferences.count == 1 ? "key differs" : "keys differ")")
+        : "configuration: " + plural(keys, "key") + (keys == 1 ? " differs" : " differ"))
       lines += configDifferences.map { "  " + $0.text(labels) }
       let counts = "A \(journalLinesA) lines, B \(journalLinesB) lines"
       if let journalDivergence {
@@ -48,8 +50,9 @@ public struct SystemDiffReport: Sendable {
       if stateDifferences.isEmpty {
         lines.append("state: identical")
       } else {
-        let more = stateDifferences.count == Self.stateDifferencesMax ? " (the first \(Self.stateDifferencesMax))" : ""
-        lines.append("state: \(stateDifferences.count) differences\(more)")
+        let limit = Self.stateDifferencesMax
+        let more = stateDifferences.count == limit ? " (the first \(limit))" : ""
+        lines.append("state: " + plural(stateDifferences.count, "difference") + more)
         lines += stateDifferences.map { "  " + $0.text(labels).replacing("\n", with: "\n  ") }
       }
     }
@@ -64,13 +67,16 @@ public struct SystemDiffReport: Sendable {
 /// Compares two system directories.
 public enum SystemDiff {
   /// Opens both directories (verifying every file) and compares them.
-  public static func compare(_ directoryA: String, _ directoryB: String) throws(EvolutionError) -> SystemDiffReport {
+  public static func compare(
+    _ directoryA: String, _ directoryB: String
+  ) throws(EvolutionError) -> SystemDiffReport {
     let (storeA, stateA, configA) = try StateComparison.open(directoryA)
     let (storeB, stateB, configB) = try StateComparison.open(directoryB)
     var journal = JournalComparison.firstDivergence(storeA.journalBytes, storeB.journalBytes)
     if var divergence = journal {
       childComponents(
-        &divergence, journalA: storeA.journalBytes, stateA: stateA, journalB: storeB.journalBytes, stateB: stateB)
+        &divergence, journalA: storeA.journalBytes, stateA: stateA,
+        journalB: storeB.journalBytes, stateB: stateB)
       journal = divergence
     }
     return SystemDiffReport(
@@ -81,7 +87,8 @@ public enum SystemDiff {
       journalLinesA: JournalComparison.lines(storeA.journalBytes).count,
       journalLinesB: JournalComparison.lines(storeB.journalBytes).count,
       journalDivergence: journal,
-      stateDifferences: StateComparison.differences(stateA, stateB, limit: SystemDiffReport.stateDifferencesMax),
+      stateDifferences: StateComparison.differences(
+        stateA, stateB, limit: SystemDiffReport.stateDifferencesMax),
       runDifferences: JSONComparison.differences(.object(storeA.run), .object(storeB.run)))
   }
 
@@ -91,8 +98,8 @@ public enum SystemDiff {
     _ divergence: inout JournalDivergence, journalA: [UInt8], stateA: SystemState, journalB: [UInt8],
     stateB: SystemState
   ) {
-    guard case .fields(let fields) = divergence.kind, fields.contains(where: { $0.path == "parameters_sha256" })
-    else { return }
+    guard case .fields(let fields) = divergence.kind,
+          fields.contains(where: { $0.path == "parameters_sha256" }) else { return }
     let index = divergence.location.line - 1
     let entryA = JournalComparison.parse(JournalComparison.lines(journalA)[index])
     let entryB = JournalComparison.parse(JournalComparison.lines(journalB)[index])
@@ -103,7 +110,8 @@ public enum SystemDiff {
     guard !createdA.isEmpty, !createdB.isEmpty else {
       let side = createdA.isEmpty ? "A" : "B"
       divergence.notes.append(
-        "the child's path is no longer in \(side)'s state (dropped at its task's end): its tensors cannot be compared")
+        "the child's path is no longer in \(side)'s state (dropped at its task's end): "
+          + "its tensors cannot be compared")
       return
     }
     var result: [ComponentDifference] = []

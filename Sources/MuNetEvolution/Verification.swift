@@ -71,8 +71,8 @@ public struct VerificationReport: Sendable {
 
   /// What was checked: `<lines> journal lines (<children> children, <kept> kept), <n> components`.
   public var checkedText: String {
-    "\(linesChecked) of \(recordedLines) journal lines (\(childrenChecked) children, \(keptChildrenChecked) kept), "
-      + "\(componentsChecked) stored components"
+    "\(linesChecked) of \(recordedLines) journal lines "
+      + "(\(childrenChecked) children, \(keptChildrenChecked) kept), \(componentsChecked) stored components"
   }
 
   /// The report as printed by `munet verify` (several lines, no final newline).
@@ -92,12 +92,13 @@ public struct VerificationReport: Sendable {
     case .journal(let journal):
       lines.append("DIVERGENCE at " + journal.text(labels))
     case .component(let component, let createdAt):
-      let origin = createdAt.map { ", made by the child of \($0)" } ?? ""
+      let origin = createdAt.map { ", created at \($0)" } ?? ""
       lines.append("DIVERGENCE in component \(component.id) (\(component.name))\(origin): "
         + "the record's file differs from the replay's")
       lines.append(component.text(labels, indent: "  "))
     case .state(let differences):
-      lines.append("DIVERGENCE in the final state (the journals agree): \(differences.count) differences")
+      lines.append(
+        "DIVERGENCE in the final state (the journals agree): " + plural(differences.count, "difference"))
       lines += differences.map { "  " + $0.text(labels).replacing("\n", with: "\n  ") }
     case .digest(let what, let recorded, let replay):
       lines.append("DIVERGENCE of the \(what) digest: recorded \(recorded ?? "-"), replay \(replay ?? "-")")
@@ -158,8 +159,8 @@ public final class Verifier {
     case (let expected?, nil):
       throw .directory(
         path: directory,
-        problem: "continues another system (stage \(recordState.stage), from the system with digest \(expected)); "
-          + "pass --from with the directory of that system")
+        problem: "continues another system (stage \(recordState.stage), "
+          + "from the system with digest \(expected)); pass --from with the directory of that system")
     case (let expected?, let source?):
       let (sourceStore, sourceState, sourceConfig) = try StateComparison.open(source)
       let actual = SystemDigest.system(state: sourceState, store: sourceStore, config: sourceConfig)
@@ -180,7 +181,9 @@ public final class Verifier {
   /// Checks that `mark` names a generation of the configuration.
   public func check(until mark: GenerationMark) throws(EvolutionError) {
     var problems: [String] = []
-    if mark.round >= config.rounds { problems.append("round \(mark.round) is not below the \(config.rounds) rounds") }
+    if mark.round >= config.rounds {
+      problems.append("round \(mark.round) is not below the \(config.rounds) rounds")
+    }
     if !config.tasks.contains(where: { $0.name == mark.task }) {
       problems.append("task \(mark.task) is not one of \(config.tasks.map(\.name).joined(separator: ", "))")
     }
@@ -195,10 +198,13 @@ public final class Verifier {
 
   /// Replays the run into `replayDirectory` (which must not hold a system) with `compute`, and
   /// compares. `run` is the replay's run facts (tier, threads, version).
-  public func run(replayDirectory: String, compute: Compute, run: JSONObject) throws(EvolutionError) -> VerificationReport {
+  public func run(
+    replayDirectory: String, compute: Compute, run: JSONObject
+  ) throws(EvolutionError) -> VerificationReport {
     if let until { try check(until: until) }
     guard !SystemStore.holdsSystem(replayDirectory) else {
-      throw .directory(path: replayDirectory, problem: "already holds a system; the replay needs a new directory")
+      throw .directory(
+        path: replayDirectory, problem: "already holds a system; the replay needs a new directory")
     }
     report = VerificationReport()
     recordedLines = JournalComparison.lines(recordStore.journalBytes)
@@ -303,7 +309,8 @@ public final class Verifier {
   private func childComponents(
     _ divergence: JournalDivergence, replayLine: ArraySlice<UInt8>, state: SystemState
   ) -> [ComponentDifference] {
-    guard case .fields(let fields) = divergence.kind, fields.contains(where: { $0.path == "parameters_sha256" }),
+    guard case .fields(let fields) = divergence.kind,
+          fields.contains(where: { $0.path == "parameters_sha256" }),
           let recordedEntry = JournalComparison.parse(recordedLines[divergence.location.line - 1]),
           let replayEntry = JournalComparison.parse(replayLine),
           recordedEntry["event"]?.stringValue == "child",
@@ -315,13 +322,14 @@ public final class Verifier {
       guard let (component, digest) = recordedComponent(id, name: name) else {
         result.append(ComponentDifference(
           id: id, name: name, digestA: nil, digestB: replayed.digest, tensors: [],
-          note: "the record no longer holds it (\(SystemStore.componentsFolder)/\(id).safetensors was dropped "
-            + "with its path): its tensors cannot be compared"))
+          note: "the record no longer holds it (\(SystemStore.componentsFolder)/\(id).safetensors "
+            + "was dropped with its path): its tensors cannot be compared"))
         continue
       }
       guard digest != replayed.digest else { continue }
       let tensors = TensorComparison.differences(component, replayed.component)
-      result.append(ComponentDifference(id: id, name: name, digestA: digest, digestB: replayed.digest, tensors: tensors))
+      result.append(ComponentDifference(
+        id: id, name: name, digestA: digest, digestB: replayed.digest, tensors: tensors))
     }
     return result
   }
@@ -330,7 +338,9 @@ public final class Verifier {
   /// it is still in the directory (a component of a path dropped after the record's last
   /// commit). Nil when neither holds it.
   private func recordedComponent(_ id: Int, name: String) -> (any ViTComponent, String)? {
-    if let stored = recordState.components[id], stored.name == name { return (stored.component, stored.digest) }
+    if let stored = recordState.components[id], stored.name == name {
+      return (stored.component, stored.digest)
+    }
     let path = recordStore.componentPath(id)
     guard FileSystemAccess.exists(path),
           let bytes = try? readFile(path, limitBytes: ComponentFile.fileBytesMax),
@@ -376,3 +386,6 @@ public final class Verifier {
     report.systemDigest = replayed
   }
 }
+
+/// `1 difference`, `2 differences`.
+func plural(_ count: Int, _ noun: String) -> String { "\(count) \(noun)" + (count == 1 ? "" : "s") }

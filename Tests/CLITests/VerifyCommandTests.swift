@@ -8,8 +8,8 @@ import Testing
 // `munet verify` and `munet diff` as commands: a fresh `munet evolve` of smoke.json verifies
 // (and is the pinned golden run), and the exit statuses are 0 identical, 1 different, 2 error.
 
-private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-  .deletingLastPathComponent().path
+private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+  .deletingLastPathComponent().deletingLastPathComponent().path
 
 /// Runs `arguments` as the `munet` command line; returns the exit status it would have.
 private func exitStatus(_ arguments: [String]) throws -> Int32 {
@@ -42,7 +42,8 @@ private func evolveTiny(seed: Int) throws -> String {
   defer { try? FileManager.default.removeItem(atPath: directory) }
   let config = repository + "/fixtures/configs/smoke.json"
   #expect(try exitStatus(["evolve", "--config", config, "--seed", "1", "--out", directory, "--quiet"]) == 0)
-  let golden = try JSONValue.parse(try readFile(repository + "/golden/evolve/smoke-seed1.json", limitBytes: 1 << 20))
+  let goldenPath = repository + "/golden/evolve/smoke-seed1.json"
+  let golden = try JSONValue.parse(try readFile(goldenPath, limitBytes: 1 << 20))
   let digest = try DigestCommand.line(directory: directory, task: nil).prefix(64)
   #expect(String(digest) == golden["system_sha256"]?.stringValue, "the fresh run is the pinned golden run")
   #expect(try exitStatus(["verify", directory, "--tier", "reference", "--quiet"]) == 0)
@@ -67,12 +68,15 @@ private func evolveTiny(seed: Int) throws -> String {
   #expect(try exitStatus(["verify", try makeTemporaryDirectory()]) == 2, "no system")
   #expect(try exitStatus(["verify", directory, "--from", damaged]) == 2, "not a continuation")
   #expect(try exitStatus(["verify", directory, "--until", "3:mnist-mini:0"]) == 2, "no such round")
-  #expect(throws: (any Error).self) { try MuNetCommand.parseAsRoot(["verify", directory, "--until", "mnist-mini"]) }
-  #expect(try exitStatus(["verify", directory, "--replay-into", damaged]) == 2, "the replay needs a new directory")
+  #expect(throws: (any Error).self) {
+    try MuNetCommand.parseAsRoot(["verify", directory, "--until", "mnist-mini"])
+  }
+  #expect(try exitStatus(["verify", directory, "--replay-into", damaged]) == 2, "needs a new directory")
   let kept = try makeTemporaryDirectory() + "/replay"
   #expect(try exitStatus(["verify", directory, "--replay-into", kept, "--quiet"]) == 0)
   #expect(try DigestCommand.line(directory: kept, task: nil).prefix(64)
-          == (try DigestCommand.line(directory: directory, task: nil)).prefix(64), "the kept replay is the record")
+          == (try DigestCommand.line(directory: directory, task: nil)).prefix(64),
+          "the kept replay is the record")
 }
 
 @Test func diffExitStatuses() throws {
@@ -90,7 +94,8 @@ private func evolveTiny(seed: Int) throws -> String {
   #expect(VerifyCommand.tierWarning(recorded: blas, tier: "blas", threads: 2) == nil)
   #expect(VerifyCommand.tierWarning(recorded: blas, tier: "blas", threads: 1) != nil)
   #expect(VerifyCommand.tierWarning(recorded: blas, tier: "threads", threads: 2) != nil)
-  #expect(VerifyCommand.tierWarning(recorded: JSONObject([("tier", "threads")]), tier: "reference", threads: 1) == nil)
+  let threads = JSONObject([("tier", "threads")])
+  #expect(VerifyCommand.tierWarning(recorded: threads, tier: "reference", threads: 1) == nil)
 }
 
 /// Re-seals a system whose journal a test edited: the manifest's journal summary and its own
@@ -100,7 +105,8 @@ private func reseal(_ directory: String) throws {
   var manifest = try #require(try JSONValue.parse(readFile(manifestPath, limitBytes: 1 << 24)).objectValue)
   let journal = try readFile(directory + "/" + SystemStore.journalName, limitBytes: 1 << 24)
   manifest.set("journal", .object(JSONObject([
-    ("bytes", .integer(Int64(journal.count))), ("lines", .integer(Int64(journal.filter { $0 == 0x0A }.count))),
+    ("bytes", .integer(Int64(journal.count))),
+    ("lines", .integer(Int64(journal.filter { $0 == 0x0A }.count))),
     ("sha256", .string(SHA256.hash(journal).hex)),
   ])))
   manifest.set("sha256", nil)

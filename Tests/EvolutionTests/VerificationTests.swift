@@ -23,9 +23,11 @@ private func temporaryDirectory(_ label: String) throws -> String {
 /// Evolves `config` into a new directory (Tier 1, children in parallel) and returns it.
 private func evolve(_ config: EvolutionConfig, from source: String? = nil, label: String) throws -> String {
   let directory = try temporaryDirectory(label) + "/system"
+  let run = JSONObject([("tier", "threads"), ("threads", 2)])
   let (state, store, _) = try SystemBuilder.prepare(
-    config: config, directory: directory, from: source, run: JSONObject([("tier", "threads"), ("threads", 2)]))
-  let evolver = Evolver(config: config, state: state, store: store, compute: Compute(tier: .threads, threadCount: 2))
+    config: config, directory: directory, from: source, run: run)
+  let compute = Compute(tier: .threads, threadCount: 2)
+  let evolver = Evolver(config: config, state: state, store: store, compute: compute)
   evolver.trainsChildrenInParallel = true
   try evolver.run()
   return directory
@@ -41,7 +43,8 @@ private func verify(
   let replay = try temporaryDirectory("replay") + "/system"
   defer { try? FileManager.default.removeItem(atPath: replay) }
   return try verifier.run(
-    replayDirectory: replay, compute: Compute(tier: .threads, threadCount: 2), run: JSONObject([("tier", "threads")]))
+    replayDirectory: replay, compute: Compute(tier: .threads, threadCount: 2),
+    run: JSONObject([("tier", "threads")]))
 }
 
 private func loadConfig(_ name: String, seed: UInt64? = nil) throws -> EvolutionConfig {
@@ -82,7 +85,8 @@ private func reseal(_ directory: String, componentDigests: [Int: String] = [:]) 
   var manifest = try #require(try JSONValue.parse(readFile(manifestPath, limitBytes: 1 << 26)).objectValue)
   let journal = try readFile(directory + "/" + SystemStore.journalName, limitBytes: 1 << 26)
   manifest.set("journal", .object(JSONObject([
-    ("bytes", .integer(Int64(journal.count))), ("lines", .integer(Int64(journal.filter { $0 == 0x0A }.count))),
+    ("bytes", .integer(Int64(journal.count))),
+    ("lines", .integer(Int64(journal.filter { $0 == 0x0A }.count))),
     ("sha256", .string(SHA256.hash(journal).hex)),
   ])))
   var state = try #require(manifest["state"]?.objectValue)
@@ -120,7 +124,9 @@ private func editChildLine(
 /// Rewrites component `id`'s file with value `index` of tensor `tensor` changed to `value`,
 /// and re-seals (the manifest then records the new file's digest). Returns the old value.
 @discardableResult
-private func changeTensor(_ directory: String, component id: Int, tensor: String, index: Int, to value: Float) throws -> Float {
+private func changeTensor(
+  _ directory: String, component id: Int, tensor: String, index: Int, to value: Float
+) throws -> Float {
   let (store, state, _) = try SystemStore.open(directory: directory)
   let component = ComponentFactory.copy(state.component(id).component, trainable: false)
   let parameter = try #require(component.parameters.namedParameters.first { $0.name == tensor })
@@ -211,8 +217,10 @@ private func changeTensor(_ directory: String, component id: Int, tensor: String
 }
 
 @Test func generationMarksParse() {
-  #expect(GenerationMark(parsing: "1:mnist-mini:0") == GenerationMark(round: 1, task: "mnist-mini", generation: 0))
-  #expect(GenerationMark(parsing: "0:data/a:b.csv:3") == GenerationMark(round: 0, task: "data/a:b.csv", generation: 3))
+  #expect(GenerationMark(parsing: "1:mnist-mini:0")
+          == GenerationMark(round: 1, task: "mnist-mini", generation: 0))
+  #expect(GenerationMark(parsing: "0:data/a:b.csv:3")
+          == GenerationMark(round: 0, task: "data/a:b.csv", generation: 3))
   for bad in ["", "1", "1:mnist", "x:mnist:0", "1::0", "1:mnist:-1", "-1:mnist:0"] {
     #expect(GenerationMark(parsing: bad) == nil, "\(bad)")
   }
@@ -268,7 +276,9 @@ private func changeTensor(_ directory: String, component id: Int, tensor: String
   }
   #expect(divergence.location.task == "fashion-mini" && divergence.location.generation == 0)
   #expect(divergence.location.child == 0 && divergence.location.round == 0)
-  #expect(fields == [FieldDifference(path: "validations[1].correct", a: .integer(correct + 1), b: .integer(correct))])
+  #expect(fields == [
+    FieldDifference(path: "validations[1].correct", a: .integer(correct + 1), b: .integer(correct)),
+  ])
   #expect(report.text.contains("validations[1].correct: recorded \(correct + 1), replay \(correct)"))
 }
 
@@ -290,7 +300,8 @@ private func changeTensor(_ directory: String, component id: Int, tensor: String
   #expect(difference.tensors.count == 1)
   let tensor = try #require(difference.tensors.first)
   #expect(tensor.name == "head/kernel")
-  guard case .values(let differing, let count, let first, let recorded, let replayed, let maximum) = tensor.kind else {
+  guard case .values(let differing, let count, let first, let recorded, let replayed, let maximum)
+    = tensor.kind else {
     Issue.record("expected differing values")
     return
   }
@@ -310,7 +321,9 @@ private func changeTensor(_ directory: String, component id: Int, tensor: String
   defer { try? FileManager.default.removeItem(atPath: directory) }
   let (store, state, _) = try SystemStore.open(directory: directory)
   let retained = state.path(try #require(state.retainedPath(of: "fashion-mini")))
-  let line = try #require(try store.journalEntries().first { $0["event"] == "child" && $0["path"] == .integer(Int64(retained.id)) })
+  let line = try #require(try store.journalEntries().first {
+    $0["event"] == "child" && $0["path"] == .integer(Int64(retained.id))
+  })
   let headID = try #require(retained.componentIDs.last)
   // As if the recorded run had trained that child to other values: its head file and the
   // parameters digest of its journal line both differ from what the replay computes.
@@ -356,7 +369,8 @@ private func changeTensor(_ directory: String, component id: Int, tensor: String
   defer { try? FileManager.default.removeItem(atPath: copy) }
   let report = try SystemDiff.compare(system, copy)
   #expect(report.isIdentical)
-  #expect(report.configDifferences.isEmpty && report.journalDivergence == nil && report.stateDifferences.isEmpty)
+  #expect(report.configDifferences.isEmpty && report.journalDivergence == nil)
+  #expect(report.stateDifferences.isEmpty)
   #expect(report.text.contains("identical: system digest \(report.digestA)"))
 }
 
@@ -425,7 +439,8 @@ private func changeTensor(_ directory: String, component id: Int, tensor: String
 
 @Test func tensorDifferencesCountBitsAndTheLargestGap() {
   let factory = ComponentFactory(architecture: EvolutionConfig.RootArchitecture(width: 8))
-  let a = factory.fresh("encoder_norm", tokenCount: 1, adapterDim: 1, classCount: 1, initKey: StreamKey(seed: 3))
+  let a = factory.fresh(
+    "encoder_norm", tokenCount: 1, adapterDim: 1, classCount: 1, initKey: StreamKey(seed: 3))
   let b = ComponentFactory.copy(a, trainable: false)
   #expect(TensorComparison.differences(a, b).isEmpty)
   let scale = b.parameters.namedParameters.first { $0.name == "encoder_norm/scale" }!
