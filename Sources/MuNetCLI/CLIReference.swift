@@ -14,7 +14,8 @@ enum CLIReference {
 
   /// Leaf commands in reading order.
   static let commands: [(name: String, type: any ParsableCommand.Type)] = [
-    ("evolve", EvolveCommand.self), ("digest", DigestCommand.self), ("report", ReportCommand.self),
+    ("evolve", EvolveCommand.self), ("digest", DigestCommand.self), ("verify", VerifyCommand.self),
+    ("diff", DiffCommand.self), ("report", ReportCommand.self),
     ("eval", EvalCommand.self), ("predict", PredictCommand.self), ("train", TrainCommand.self),
     ("data list", DataListCommand.self), ("data show", DataShowCommand.self), ("data bench", DataBenchCommand.self),
     ("check-numerics", CheckNumericsCommand.self), ("check-math", CheckMathCommand.self),

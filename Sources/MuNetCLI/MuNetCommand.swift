@@ -6,9 +6,9 @@ public struct MuNetCommand: ParsableCommand {
     commandName: "munet",
     abstract: "A deterministic µ2Net-style evolutionary multitask engine.",
     subcommands: [
-      EvolveCommand.self, DigestCommand.self, ReportCommand.self, EvalCommand.self, PredictCommand.self,
-      TrainCommand.self, DataCommand.self, CheckNumericsCommand.self, CheckMathCommand.self, BenchCommand.self,
-      CLIReferenceCommand.self,
+      EvolveCommand.self, DigestCommand.self, VerifyCommand.self, DiffCommand.self, ReportCommand.self,
+      EvalCommand.self, PredictCommand.self, TrainCommand.self, DataCommand.self, CheckNumericsCommand.self,
+      CheckMathCommand.self, BenchCommand.self, CLIReferenceCommand.self,
     ],
     // No arguments: the bundled evolution demo.
     defaultSubcommand: EvolveCommand.self
