@@ -9,7 +9,7 @@ import Testing
 /// optionally the golden run it continues (`from`), and the digests and journal that run must
 /// reproduce. This debug-build test replays each one in-process; `scripts/evolve_golden.py
 /// check` replays them with the release executable. Goldens are written only by
-/// `scripts/make-evolve-golden` (never by a test).
+/// `scripts/evolve_golden.py make` (never by a test).
 let goldenDirectory = repositoryRoot + "/golden/evolve"
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
   .deletingLastPathComponent().path
