@@ -2,16 +2,23 @@ import ArgumentParser
 import MuNetEvolution
 import MuNetStorage
 
-/// `munet report`: the leaderboard (Markdown) and the µ2Net-style CSV tables of a system.
+/// `munet report`: the leaderboard (Markdown), the µ2Net-style CSV tables, the growth and
+/// accuracy-matrix tables and the SVG plots of a system.
 struct ReportCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "report",
-    abstract: "Write a system's leaderboard.md and its population, paths and components CSV tables.",
+    abstract: "Write a system's leaderboard.md, its CSV tables and SVG plots.",
     discussion: """
       population.csv, paths.csv and components.csv follow the schema of the reference µ2Net \
       code's state files (columns task_name, id, parent_id, …, hparams.*, metrics.*, score; \
       components id, name, num_params, train_locks); see ReportTables for munet's additions \
-      and differences. The files depend only on the system: the same system gives the same bytes.
+      and differences. growth.csv has one row per task end (the kept path's parameters and \
+      accounted parameters, the system's total); accuracy-matrix.csv the test accuracy of every \
+      task after every task end, with forgetting and backward transfer (defined in \
+      leaderboard.md). scores.svg plots each task's best validation accuracy per generation, \
+      parameters.svg the parameters as tasks were added, sharing.svg which tasks share which \
+      components. Everything is read from the system's state and this stage's journal; the \
+      same system gives the same bytes.
       """)
 
   @Argument(help: "System directory (written by munet evolve).") var directory: String
@@ -25,12 +32,18 @@ struct ReportCommand: ParsableCommand {
   /// The report files as (name, text), in writing order.
   static func files(of system: InspectedSystem) throws -> [(name: String, text: String)] {
     let journal = try system.store.journalEntries()
+    let history = try ReportHistory(state: system.state, journal: journal)
     return [
-      ("leaderboard.md", leaderboard(system)),
+      ("leaderboard.md", leaderboard(system) + Report.historySections(history)),
       ("population.csv",
        try ReportTables.population(state: system.state, config: system.config, journal: journal)),
       ("paths.csv", try ReportTables.paths(state: system.state, config: system.config, journal: journal)),
       ("components.csv", ReportTables.components(state: system.state)),
+      ("growth.csv", ReportTables.growth(history)),
+      ("accuracy-matrix.csv", ReportTables.accuracyMatrix(history.accuracy)),
+      ("scores.svg", ReportPlots.scores(history)),
+      ("parameters.svg", ReportPlots.parameters(history)),
+      ("sharing.svg", ReportPlots.sharing(state: system.state)),
     ]
   }
 

@@ -86,6 +86,43 @@ public enum ReportTables {
     return lines.joined(separator: "\n") + "\n"
   }
 
+  /// `growth.csv`: one row per task end (``ReportHistory/taskEnds``): `step` (from 1), `stage`,
+  /// `round`, `task`, `path` (the kept path), its `parameters` and `accounted_parameters` (as the
+  /// journal recorded them), and `system_parameters` / `system_components` (what the system held
+  /// right after it; empty when the journal does not determine it).
+  public static func growth(_ history: ReportHistory) -> String {
+    var lines = [
+      "step,stage,round,task,path,parameters,accounted_parameters,system_parameters,system_components",
+    ]
+    for (index, record) in history.taskEnds.enumerated() {
+      let fields = [
+        String(index + 1), String(record.stage), String(record.round), record.task, optional(record.best),
+        optional(record.parameters), record.accountedParameters ?? "", optional(record.systemParameters),
+        optional(record.systemComponents),
+      ]
+      lines.append(fields.map(field).joined(separator: ","))
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// `accuracy-matrix.csv`: one row per task (first column `task`), one column per step of the
+  /// matrix (``Report/stepLabels(_:)``), then `forgetting` and `backward_transfer`; values are
+  /// percentages with four decimals (fixed point, see ``AccuracyMatrix``), empty where undefined.
+  public static func accuracyMatrix(_ matrix: AccuracyMatrix) -> String {
+    var lines = [(["task"] + Report.stepLabels(matrix) + ["forgetting", "backward_transfer"]).map(field)
+      .joined(separator: ",")]
+    func percent(_ value: Int64?) -> String { value.map { ReportFixed.percentText($0, decimals: 4) } ?? "" }
+    for (j, task) in matrix.tasks.enumerated() {
+      var fields = [task]
+      fields += matrix.values.map { row in percent(row[j].flatMap(ReportFixed.accuracy)) }
+      fields += [percent(matrix.forgetting(task: j)), percent(matrix.backwardTransfer(task: j))]
+      lines.append(fields.map(field).joined(separator: ","))
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  static func optional(_ value: Int?) -> String { value.map(String.init) ?? "" }
+
   /// `text` as one CSV field: quoted (inner quotes doubled) when it holds a comma, a quote or a
   /// line break.
   public static func field(_ text: String) -> String {

@@ -209,7 +209,10 @@ private func csvRows(_ path: String) throws -> (header: [String], rows: [[String
   let folder = try makeTemporaryDirectory() + "/out/report"
   var command = try MuNetCommand.parseAsRoot(["report", fixture.directory, "--out", folder])
   try command.run()
-  let names = ["leaderboard.md", "population.csv", "paths.csv", "components.csv"]
+  let names = [
+    "leaderboard.md", "population.csv", "paths.csv", "components.csv", "growth.csv", "accuracy-matrix.csv",
+    "scores.svg", "parameters.svg", "sharing.svg",
+  ]
   #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == names.sorted())
 
   let leaderboard = try String(contentsOfFile: folder + "/leaderboard.md", encoding: .utf8)
