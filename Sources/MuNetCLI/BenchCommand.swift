@@ -6,7 +6,7 @@ public struct BenchCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "bench",
     abstract: "Measure the speed of munet's kernels and steps.",
-    subcommands: [BenchTrainStepCommand.self, BenchGEMMCommand.self, BenchKernelsCommand.self, BenchModelCommand.self]
+    subcommands: [BenchEvolveCommand.self, BenchTrainStepCommand.self, BenchGEMMCommand.self, BenchKernelsCommand.self, BenchModelCommand.self]
   )
 
   public init() {}

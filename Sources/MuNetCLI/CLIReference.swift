@@ -19,7 +19,7 @@ enum CLIReference {
     ("eval", EvalCommand.self), ("predict", PredictCommand.self), ("train", TrainCommand.self),
     ("data list", DataListCommand.self), ("data show", DataShowCommand.self), ("data bench", DataBenchCommand.self),
     ("check-numerics", CheckNumericsCommand.self), ("check-math", CheckMathCommand.self),
-    ("bench train-step", BenchTrainStepCommand.self), ("bench gemm", BenchGEMMCommand.self),
+    ("bench evolve", BenchEvolveCommand.self), ("bench train-step", BenchTrainStepCommand.self), ("bench gemm", BenchGEMMCommand.self),
     ("bench kernels", BenchKernelsCommand.self), ("bench model", BenchModelCommand.self),
   ]
 
