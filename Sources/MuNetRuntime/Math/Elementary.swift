@@ -32,11 +32,21 @@ public enum Elementary {
   }
 
   /// e^x for `count` elements of `input`, written to `output` (which may equal `input`).
-  /// Bit-identical to ``exp(_:)`` for every element.
+  /// Bit-identical to ``exp(_:)-(Float)`` for every element: whole ``FloatLanes`` vectors by
+  /// ``exp(_:)-(FloatLanes)``, the remainder by the scalar function.
   @inlinable
   public static func exp(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int) {
     precondition(count >= 0)
-    for index in 0..<count { output[index] = ElementaryKernels.settledNaN(input[index], ElementaryKernels.exp(input[index])) }
+    let lanes = ElementaryKernels.laneCount
+    var index = 0
+    while index &+ lanes <= count {
+      ElementaryKernels.storeLanes(exp(ElementaryKernels.loadLanes(input + index)), output + index)
+      index &+= lanes
+    }
+    while index < count {
+      output[index] = exp(input[index])
+      index &+= 1
+    }
   }
 
   /// Natural logarithm. `log(±0) == -infinity`, `log(1) == +0`, `log(+infinity) == +infinity`,
@@ -54,11 +64,21 @@ public enum Elementary {
   }
 
   /// tanh for `count` elements of `input`, written to `output` (which may equal `input`).
-  /// Bit-identical to ``tanh(_:)`` for every element.
+  /// Bit-identical to ``tanh(_:)-(Float)`` for every element: whole ``FloatLanes`` vectors by
+  /// ``tanh(_:)-(FloatLanes)``, the remainder by the scalar function.
   @inlinable
   public static func tanh(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int) {
     precondition(count >= 0)
-    for index in 0..<count { output[index] = ElementaryKernels.settledNaN(input[index], ElementaryKernels.tanh(input[index])) }
+    let lanes = ElementaryKernels.laneCount
+    var index = 0
+    while index &+ lanes <= count {
+      ElementaryKernels.storeLanes(tanh(ElementaryKernels.loadLanes(input + index)), output + index)
+      index &+= lanes
+    }
+    while index < count {
+      output[index] = tanh(input[index])
+      index &+= 1
+    }
   }
 
   /// The error function: odd, `erf(±0) == ±0`, `erf(±infinity) == ±1`, NaN gives NaN.
@@ -66,6 +86,24 @@ public enum Elementary {
   @inlinable
   public static func erf(_ x: Float) -> Float {
     ElementaryKernels.settledNaN(x, ElementaryKernels.erf(x))
+  }
+
+  /// erf for `count` elements of `input`, written to `output` (which may equal `input`).
+  /// Bit-identical to ``erf(_:)-(Float)`` for every element: whole ``FloatLanes`` vectors by
+  /// ``erf(_:)-(FloatLanes)``, the remainder by the scalar function.
+  @inlinable
+  public static func erf(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int) {
+    precondition(count >= 0)
+    let lanes = ElementaryKernels.laneCount
+    var index = 0
+    while index &+ lanes <= count {
+      ElementaryKernels.storeLanes(erf(ElementaryKernels.loadLanes(input + index)), output + index)
+      index &+= lanes
+    }
+    while index < count {
+      output[index] = erf(input[index])
+      index &+= 1
+    }
   }
 
   /// Cosine of x radians, for every finite `Float` x (the argument is reduced exactly, with
