@@ -33,6 +33,7 @@ public struct BenchKernelsCommand: ParsableCommand {
     taken by other processes on a shared machine is then not counted.
     """)
   var cpuTime = false
+  @Option(help: "Only the kernels whose name contains this text (e.g. gelu, softmax).") var only: String?
 
   /// Required by ArgumentParser.
   public init() {}
@@ -104,6 +105,7 @@ public struct BenchKernelsCommand: ParsableCommand {
   }
 
   private func time(_ name: String, _ body: () -> Void) {
+    if let only, !name.contains(only) { return }
     body()
     var samples: [Double] = []
     for _ in 0..<max(1, repeats) {

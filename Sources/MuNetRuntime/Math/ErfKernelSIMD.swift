@@ -21,7 +21,7 @@ extension ElementaryKernels {
     let a = floats(bits(x) & 0x7FFF_FFFF)
     let inIntervals = (a .>= 0.5) .& (a .< 4)
     var magnitude = FloatLanes(repeating: 1)
-    magnitude.replace(with: FloatLanes(erfOnIntervals(a.replacing(with: 0.5, where: .!inIntervals))),
+    magnitude.replace(with: narrowed(erfOnIntervals(a.replacing(with: 0.5, where: .!inIntervals))),
                       where: a .< 4)
     magnitude.replace(with: erfSmall(a), where: a .< 0.5)
     // The scalar code returns x itself for NaN (settled afterwards): keep NaN lanes NaN.
@@ -31,7 +31,7 @@ extension ElementaryKernels {
   /// Lane-wise erf a for a < 1/2 (the first branch of ``erf(_:)-(Float)``), before the sign.
   @inlinable @inline(__always)
   static func erfSmall(_ a: FloatLanes) -> FloatLanes {
-    let xd = DoubleLanes(a)
+    let xd = widened(a)
     let z = xd * xd
     let z2 = z * z
     let z4 = z2 * z2
@@ -40,7 +40,7 @@ extension ElementaryKernels {
     let e56 = mulAdd(0x1.f98db34e8872ep-14, z, -0x1.c02d4f6e4921ap-11)
     let e78 = mulAdd(0x1.8b4b60851826bp-20, z, -0x1.f224dfc5409afp-17)
     let tail = mulAdd(mulAdd(e78, z2, e56), z4, mulAdd(e34, z2, e12))
-    return FloatLanes(mulAdd(xd, 0x1.20dd750429b6dp+0, xd * (z * tail)))
+    return narrowed(mulAdd(xd, 0x1.20dd750429b6dp+0, xd * (z * tail)))
   }
 
   /// Lane-wise ``erfOnIntervals(_:)-(Float)`` for lanes with 1/2 ≤ a < 4.
@@ -48,7 +48,7 @@ extension ElementaryKernels {
   static func erfOnIntervals(_ a: FloatLanes) -> DoubleLanes {
     // ⌊4a⌋ - 2 in 0...13 (4a is exact; the Float result is a small integer, exact too).
     let interval = (a * 4).rounded(.towardZero) - 2
-    let t = DoubleLanes(a) - (DoubleLanes(interval) * 0.25 + 0.625)
+    let t = widened(a) - (widened(interval) * 0.25 + 0.625)
     return erfIntervalCoefficients.withUnsafeBufferPointer { table in
       let base = table.baseAddress!
       var rows = IntLanes()
