@@ -213,7 +213,8 @@ public enum GELUKernel {
   @inline(__always)
   static func exactFormDerivative(_ x: Elementary.FloatLanes) -> Elementary.FloatLanes {
     let e = Elementary.erf(x * s)
-    let density = p * Elementary.exp(-0.5 * (x * x))
+    let exponent = -0.5 * (x * x)
+    let density = p * ElementaryKernels.settledNaN(exponent, ElementaryKernels.exp(exponent))
     return 0.5 * (1 + e) + x * density
   }
 

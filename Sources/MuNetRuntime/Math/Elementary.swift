@@ -40,11 +40,11 @@ public enum Elementary {
     let lanes = ElementaryKernels.laneCount
     var index = 0
     while index &+ lanes <= count {
-      ElementaryKernels.storeLanes(exp(ElementaryKernels.loadLanes(input + index)), output + index)
+      ElementaryKernels.storeLanes(Elementary.exp(ElementaryKernels.loadLanes(input + index)), output + index)
       index &+= lanes
     }
     while index < count {
-      output[index] = exp(input[index])
+      output[index] = Elementary.exp(input[index])
       index &+= 1
     }
   }
@@ -72,11 +72,11 @@ public enum Elementary {
     let lanes = ElementaryKernels.laneCount
     var index = 0
     while index &+ lanes <= count {
-      ElementaryKernels.storeLanes(tanh(ElementaryKernels.loadLanes(input + index)), output + index)
+      ElementaryKernels.storeLanes(Elementary.tanh(ElementaryKernels.loadLanes(input + index)), output + index)
       index &+= lanes
     }
     while index < count {
-      output[index] = tanh(input[index])
+      output[index] = Elementary.tanh(input[index])
       index &+= 1
     }
   }
@@ -97,11 +97,11 @@ public enum Elementary {
     let lanes = ElementaryKernels.laneCount
     var index = 0
     while index &+ lanes <= count {
-      ElementaryKernels.storeLanes(erf(ElementaryKernels.loadLanes(input + index)), output + index)
+      ElementaryKernels.storeLanes(Elementary.erf(ElementaryKernels.loadLanes(input + index)), output + index)
       index &+= lanes
     }
     while index < count {
-      output[index] = erf(input[index])
+      output[index] = Elementary.erf(input[index])
       index &+= 1
     }
   }

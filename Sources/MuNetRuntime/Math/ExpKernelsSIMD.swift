@@ -47,7 +47,7 @@ extension ElementaryKernels {
   @usableFromInline typealias IntLanes = SIMD8<Int>
 
   /// Lanes per vector.
-  @usableFromInline static let laneCount = FloatLanes.scalarCount
+  @inlinable static var laneCount: Int { FloatLanes.scalarCount }
 
   /// `count` `Float`s from `pointer` (no alignment needed).
   @inlinable @inline(__always)
