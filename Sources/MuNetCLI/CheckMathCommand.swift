@@ -36,8 +36,8 @@ private func preciseCos(_ x: PreciseReal) -> PreciseReal { Glibc.cos(x) }
 /// (Float80, 64-bit significand) function decides instead, since glibc's Double error (about
 /// 2^-29 Float ulps) could flip the decision. The result digest (FNV-1a of every result's
 /// bits) compares builds and machines bit for bit. The vector forms (`exp`, `tanh` and `erf` on
-/// ``Elementary/FloatLanes``) are compared bit for bit with the scalar functions on every input
-/// of the sweep. Exit status 1 when a function exceeds ``Elementary/errorBoundULPs``, misses a
+/// `SIMD8<Float>` and `SIMD16<Float>`) are compared bit for bit with the scalar functions on
+/// every input of the sweep. Exit status 1 when a function exceeds ``Elementary/errorBoundULPs``, misses a
 /// special value, gets a sign of zero wrong, or its vector form differs from it in any bit.
 struct CheckMathCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -117,7 +117,7 @@ struct CheckMathCommand: ParsableCommand {
 
   /// `--lanes-only`: the vector forms against the scalar functions, nothing else.
   private func runLanesOnly(_ checks: [MathCheck], stride: UInt64, pool: ThreadPool, header: String) throws {
-    print("munet check-math --lanes-only: \(header), \(Elementary.FloatLanes.scalarCount) lanes")
+    print("munet check-math --lanes-only: \(header)")
     var failed = false
     for check in checks {
       let started = munet_monotonic_ns()
@@ -145,9 +145,14 @@ struct MathCheck: Sendable {
   let specialValues: [(Float, Float)]
   /// The buffer form, where munet has one (timed, and checked bit-identical to `munet`).
   var batched: (@Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void)? = nil
-  /// The vector form, where munet has one: checked bit-identical to `munet` on every input of
-  /// the sweep, NaN payloads included.
-  var lanes: (@Sendable (Elementary.FloatLanes) -> Elementary.FloatLanes)? = nil
+  /// The vector form at 8 and 16 lanes, where munet has one: checked bit-identical to `munet`
+  /// on every input of the sweep, NaN payloads included.
+  var lanes: VectorForms? = nil
+
+  struct VectorForms: Sendable {
+    let eight: @Sendable (SIMD8<Float>) -> SIMD8<Float>
+    let sixteen: @Sendable (SIMD16<Float>) -> SIMD16<Float>
+  }
 
   static let all: [MathCheck] = [
     MathCheck(
@@ -162,7 +167,7 @@ struct MathCheck: Sendable {
         (Float(bitPattern: 0xC2CF_F1B4), .leastNonzeroMagnitude), (Float(bitPattern: 0xC2CF_F1B5), 0),
         (.greatestFiniteMagnitude, .infinity), (-.greatestFiniteMagnitude, 0),
       ],
-      batched: { Elementary.exp($0, $1, count: $2) }, lanes: { Elementary.exp($0) }),
+      batched: { Elementary.exp($0, $1, count: $2) }, lanes: VectorForms(eight: { Elementary.exp($0) }, sixteen: { Elementary.exp($0) })),
     MathCheck(
       name: "log", munet: { Elementary.log($0) }, reference: { Glibc.log($0) },
       precise: { preciseLog($0) },
@@ -182,7 +187,7 @@ struct MathCheck: Sendable {
         (Float(bitPattern: 0x4110_2CB4), 1), (Float(bitPattern: 0xC110_2CB4), -1),
         (Float(bitPattern: 0x4110_2CB3), 0x1.fffffep-1), (.greatestFiniteMagnitude, 1),
       ],
-      batched: { Elementary.tanh($0, $1, count: $2) }, lanes: { Elementary.tanh($0) }),
+      batched: { Elementary.tanh($0, $1, count: $2) }, lanes: VectorForms(eight: { Elementary.tanh($0) }, sixteen: { Elementary.tanh($0) })),
     MathCheck(
       name: "erf", munet: { Elementary.erf($0) }, reference: { Glibc.erf($0) },
       precise: { preciseErf($0) },
@@ -194,7 +199,7 @@ struct MathCheck: Sendable {
         (Float(bitPattern: 0x407A_D445), 1), (Float(bitPattern: 0xC07A_D445), -1),
         (Float(bitPattern: 0x407A_D444), 0x1.fffffep-1), (4, 1), (-4, -1),
       ],
-      batched: { Elementary.erf($0, $1, count: $2) }, lanes: { Elementary.erf($0) }),
+      batched: { Elementary.erf($0, $1, count: $2) }, lanes: VectorForms(eight: { Elementary.erf($0) }, sixteen: { Elementary.erf($0) })),
     MathCheck(
       name: "cos", munet: { Elementary.cos($0) }, reference: { Glibc.cos($0) },
       precise: { preciseCos($0) },
@@ -346,24 +351,28 @@ struct MathSweepJob: ParallelJob {
     let range = Partition.range(part: chunk, parts: chunkCount, count: inputCount, grain: 1)
     var summary = MathSweepSummary()
     var digest = MathSweepSummary.digestSeed
-    let width = Elementary.FloatLanes.scalarCount
     var start = range.lowerBound
     while start < range.upperBound {
-      // One vector of consecutive inputs (the last one padded with the chunk's last input).
-      let used = min(width, range.upperBound - start)
-      var vector = Elementary.FloatLanes()
-      for lane in 0..<width { vector[lane] = input(start + min(lane, used - 1)) }
-      let laneResults = check.lanes?(vector)
+      // Sixteen consecutive inputs (the last block padded with the chunk's last input), as one
+      // 16-lane vector and as two 8-lane vectors.
+      let used = min(16, range.upperBound - start)
+      var vector = SIMD16<Float>()
+      for lane in 0..<16 { vector[lane] = input(start + min(lane, used - 1)) }
+      let sixteen = check.lanes?.sixteen(vector)
+      let low = check.lanes?.eight(vector.lowHalf), high = check.lanes?.eight(vector.highHalf)
       for lane in 0..<used {
         let value = vector[lane]
         let result = check.munet(value)
         if measuring { summary.add(value, check.measure(value)) }
         digest = MathSweepSummary.digest(digest, UInt64(result.bitPattern))
-        if let laneResults, laneResults[lane].bitPattern != result.bitPattern {
-          summary.addLaneDifference(value)
+        if let sixteen, let low, let high {
+          let eight = lane < 8 ? low[lane] : high[lane - 8]
+          if sixteen[lane].bitPattern != result.bitPattern || eight.bitPattern != result.bitPattern {
+            summary.addLaneDifference(value)
+          }
         }
       }
-      if laneResults != nil { summary.laneInputsChecked += UInt64(used) }
+      if check.lanes != nil { summary.laneInputsChecked += UInt64(used) }
       if !measuring { summary.inputsChecked += UInt64(used) }
       start += used
     }
@@ -464,7 +473,7 @@ struct MathSweepSummary {
   /// The vector form's comparison with the scalar function.
   func lanesLine(name: String) -> String {
     let listed = laneDifferenceInputs.map { "0x" + String($0.bitPattern, radix: 16) }.joined(separator: " ")
-    return pad(name, 6) + "vector form (\(Elementary.FloatLanes.scalarCount) lanes) vs scalar: "
+    return pad(name, 6) + "vector forms (8 and 16 lanes) vs scalar: "
       + "\(laneInputsChecked) inputs, \(laneDifferences) differing"
       + (laneDifferences > 0 ? " (first: \(listed))" : "")
       + (seconds > 0 ? ", \(format(seconds, digits: 1)) s" : "") + ", scalar digest 0x" + String(resultDigest, radix: 16)

@@ -2,15 +2,20 @@ import MuNetRuntime
 import MuNetTestSupport
 import Testing
 
-/// The vectorised `exp`, `tanh` and `erf` (`Elementary.exp(_: FloatLanes)`, the buffer forms) give
-/// every lane the bits of the scalar function, NaN payloads included. All 2^32 inputs are
+/// The vectorised `exp`, `tanh` and `erf` (`Elementary.exp(_: Lanes)` on 4, 8 and 16 lanes, and the
+/// buffer forms) give every lane the bits of the scalar function, NaN payloads included. All 2^32 inputs are
 /// compared by `munet check-math --exhaustive` in a release build; this debug test takes about
 /// a million inputs chosen to hit every binade, the clamps, the overflow and underflow edges,
 /// signed zeros, infinities, subnormals and NaNs with payloads.
 @Suite struct ElementaryLaneTests {
   /// About 2^20 bit patterns: a few per binade and sign, walks of consecutive Floats across
   /// every edge of exp and tanh, every NaN class, and pseudo-random patterns to fill up.
-  static let inputs: [UInt32] = {
+  static var inputs: [UInt32] { built.patterns }
+
+  /// How many of ``inputs`` are chosen (the rest are pseudo-random).
+  static var structuredCount: Int { built.structuredCount }
+
+  static let built: (patterns: [UInt32], structuredCount: Int) = {
     var patterns: [UInt32] = []
     var rng = SplitMix64(seed: 0x51D_3A7)
     // Every binade (exponent field 0...255, so also subnormals, infinities and NaNs), both signs.
@@ -48,9 +53,13 @@ import Testing
       patterns.append(0x7F80_0000 | payload)
       patterns.append(0xFF80_0000 | payload)
     }
+    let structuredCount = patterns.count
     while patterns.count < 1 << 20 { patterns.append(UInt32(truncatingIfNeeded: rng.next())) }
-    return patterns
+    return (patterns, structuredCount)
   }()
+
+  /// The chosen inputs only, in another order.
+  static let structuredPermuted: [UInt32] = permuted(Array(inputs.prefix(structuredCount)))
 
   /// Same inputs in another order (a stride coprime to the count), so each special value also
   /// sits in other lanes next to other neighbours.
@@ -59,37 +68,58 @@ import Testing
     return (0..<count).map { patterns[($0 &* 7_919) % count] }
   }
 
-  /// Compares lane function and buffer form with the scalar function on `patterns`.
-  static func mismatches(
-    _ patterns: [UInt32], lanes: (Elementary.FloatLanes) -> Elementary.FloatLanes,
-    buffer: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void, scalar: (Float) -> Float
+  /// The inputs of `patterns` on which the vector form, at `Lanes`, differs from the scalar
+  /// function (the first few).
+  static func laneMismatches<Lanes: ElementaryLanes>(
+    _: Lanes.Type, _ patterns: [UInt32], lanes: (Lanes) -> Lanes, scalar: (Float) -> Float
   ) -> [UInt32] {
-    let inputs = patterns.map { Float(bitPattern: $0) }
-    var bufferOutputs = [Float](repeating: 0, count: inputs.count)
-    inputs.withUnsafeBufferPointer { input in
-      bufferOutputs.withUnsafeMutableBufferPointer { buffer(input.baseAddress!, $0.baseAddress!, input.count) }
-    }
-    let width = Elementary.FloatLanes.scalarCount
     var wrong: [UInt32] = []
     var start = 0
-    while start + width <= inputs.count {
-      var vector = Elementary.FloatLanes()
-      for lane in 0..<width { vector[lane] = inputs[start + lane] }
+    while start + Lanes.scalarCount <= patterns.count {
+      var vector = Lanes()
+      for lane in 0..<Lanes.scalarCount { vector[lane] = Float(bitPattern: patterns[start + lane]) }
       let results = lanes(vector)
-      for lane in 0..<width {
-        let expected = scalar(inputs[start + lane]).bitPattern
-        if results[lane].bitPattern != expected || bufferOutputs[start + lane].bitPattern != expected {
-          if wrong.count < 8 { wrong.append(patterns[start + lane]) }
-        }
+      for lane in 0..<Lanes.scalarCount
+      where results[lane].bitPattern != scalar(vector[lane]).bitPattern && wrong.count < 8 {
+        wrong.append(patterns[start + lane])
       }
-      start += width
+      start += Lanes.scalarCount
     }
     return wrong
   }
 
+  /// The inputs of `patterns` on which the buffer form differs from the scalar function.
+  static func bufferMismatches(
+    _ patterns: [UInt32], buffer: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void,
+    scalar: (Float) -> Float
+  ) -> [UInt32] {
+    let inputs = patterns.map { Float(bitPattern: $0) }
+    var outputs = [Float](repeating: 0, count: inputs.count)
+    inputs.withUnsafeBufferPointer { input in
+      outputs.withUnsafeMutableBufferPointer { buffer(input.baseAddress!, $0.baseAddress!, input.count) }
+    }
+    return Array(patterns.indices.filter { outputs[$0].bitPattern != scalar(inputs[$0]).bitPattern }
+      .prefix(8).map { patterns[$0] })
+  }
+
+  /// The buffer form (16 lanes at a time) on all the inputs; 16 and 8 lanes on the chosen ones
+  /// in another order (other lanes, other neighbours); 4 lanes on some of those. (The debug
+  /// build runs vector code slowly, so the widths the engine uses get the most inputs.)
+  static func mismatches(
+    lanes4: (SIMD4<Float>) -> SIMD4<Float>, lanes8: (SIMD8<Float>) -> SIMD8<Float>,
+    lanes16: (SIMD16<Float>) -> SIMD16<Float>,
+    buffer: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void, scalar: (Float) -> Float
+  ) -> [UInt32] {
+    bufferMismatches(inputs, buffer: buffer, scalar: scalar)
+      + laneMismatches(SIMD16<Float>.self, structuredPermuted, lanes: lanes16, scalar: scalar)
+      + laneMismatches(SIMD8<Float>.self, structuredPermuted, lanes: lanes8, scalar: scalar)
+      + laneMismatches(SIMD4<Float>.self, Array(structuredPermuted.prefix(1 << 15)), lanes: lanes4, scalar: scalar)
+  }
+
   @Test func inputsCoverWhatTheyClaim() {
     #expect(Self.inputs.count == 1 << 20)
-    #expect(Self.inputs.count % Elementary.FloatLanes.scalarCount == 0)
+    #expect(Self.inputs.count % 16 == 0)
+    #expect(Self.structuredCount > 250_000 && Self.structuredPermuted.count == Self.structuredCount)
     let floats = Self.inputs.map { Float(bitPattern: $0) }
     #expect(floats.contains { $0.isSignalingNaN } && floats.contains { $0.isNaN && !$0.isSignalingNaN })
     #expect(floats.contains { $0.isSubnormal } && floats.contains { $0 == -.infinity })
@@ -97,31 +127,28 @@ import Testing
   }
 
   @Test func expLanesEqualScalarBits() {
-    for patterns in [Self.inputs, Self.permuted(Self.inputs)] {
-      let wrong = Self.mismatches(
-        patterns, lanes: { Elementary.exp($0) }, buffer: { Elementary.exp($0, $1, count: $2) },
-        scalar: { Elementary.exp($0) })
-      #expect(wrong.isEmpty, "exp lanes differ at \(wrong.map { "0x" + String($0, radix: 16) })")
-    }
+    let wrong = Self.mismatches(
+      lanes4: { Elementary.exp($0) }, lanes8: { Elementary.exp($0) }, lanes16: { Elementary.exp($0) },
+      buffer: { Elementary.exp($0, $1, count: $2) }, scalar: { Elementary.exp($0) })
+    #expect(wrong.isEmpty, "exp lanes differ at \(wrong.map { "0x" + String($0, radix: 16) })")
   }
+
 
   @Test func tanhLanesEqualScalarBits() {
-    for patterns in [Self.inputs, Self.permuted(Self.inputs)] {
-      let wrong = Self.mismatches(
-        patterns, lanes: { Elementary.tanh($0) }, buffer: { Elementary.tanh($0, $1, count: $2) },
-        scalar: { Elementary.tanh($0) })
-      #expect(wrong.isEmpty, "tanh lanes differ at \(wrong.map { "0x" + String($0, radix: 16) })")
-    }
+    let wrong = Self.mismatches(
+      lanes4: { Elementary.tanh($0) }, lanes8: { Elementary.tanh($0) }, lanes16: { Elementary.tanh($0) },
+      buffer: { Elementary.tanh($0, $1, count: $2) }, scalar: { Elementary.tanh($0) })
+    #expect(wrong.isEmpty, "tanh lanes differ at \(wrong.map { "0x" + String($0, radix: 16) })")
   }
 
+
   @Test func erfLanesEqualScalarBits() {
-    for patterns in [Self.inputs, Self.permuted(Self.inputs)] {
-      let wrong = Self.mismatches(
-        patterns, lanes: { Elementary.erf($0) }, buffer: { Elementary.erf($0, $1, count: $2) },
-        scalar: { Elementary.erf($0) })
-      #expect(wrong.isEmpty, "erf lanes differ at \(wrong.map { "0x" + String($0, radix: 16) })")
-    }
+    let wrong = Self.mismatches(
+      lanes4: { Elementary.erf($0) }, lanes8: { Elementary.erf($0) }, lanes16: { Elementary.erf($0) },
+      buffer: { Elementary.erf($0, $1, count: $2) }, scalar: { Elementary.erf($0) })
+    #expect(wrong.isEmpty, "erf lanes differ at \(wrong.map { "0x" + String($0, radix: 16) })")
   }
+
 
   /// Tails: every count from 0 to 40 (the lanes, then the scalar remainder), in place too.
   @Test func bufferFormsHandleEveryTail() {

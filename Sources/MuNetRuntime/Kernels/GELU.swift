@@ -33,7 +33,7 @@ public enum GELUKernel {
 
   /// `y = gelu(x)` for the rows in `rows`; `y` may be the same view as `x`.
   ///
-  /// Rows with unit column stride take the vectorised loops (``Elementary/FloatLanes`` at a
+  /// Rows with unit column stride take the vectorised loops (vectors of `Float` lanes at a
   /// time, the remainder by the scalar expressions); each lane computes the documented
   /// expression with the same operations as ``scalarForward(_:form:into:rows:)``, so the bits are
   /// the same wherever an element falls (tests compare the two on every tail length).
@@ -105,50 +105,54 @@ public enum GELUKernel {
     }
   }
 
-  /// ``tanhForm(_:)`` over `count` contiguous elements, a vector of lanes at a time.
-  /// Each vector is read before it is written, so `y` may equal `x`.
+  /// ``tanhForm(_:)-(Float)`` over `count` contiguous elements: vectors of 16 lanes, then of
+  /// 8, then one element at a time. Each vector is read before it is written, so `y` may equal
+  /// `x`.
   static func tanhForwardContiguous(x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, count: Int) {
-    let lanes = ElementaryKernels.laneCount
-    var j = 0
-    while j &+ lanes <= count {
-      let v = ElementaryKernels.loadLanes(x + j)
-      ElementaryKernels.storeLanes(tanhForm(v), y + j)
-      j &+= lanes
+    var j = ElementaryKernels.mapLanes(ElementaryKernels.WideLanes.self, x, y, from: 0, count: count) {
+      tanhForm($0)
     }
+    j = ElementaryKernels.mapLanes(ElementaryKernels.HalfLanes.self, x, y, from: j, count: count) { tanhForm($0) }
     while j < count {
       y[j] = tanhForm(x[j])
       j &+= 1
     }
   }
 
-  /// `dy * tanhFormDerivative(x)` over `count` contiguous elements, a vector of lanes at a time.
-  /// Each vector of `x` and `dy` is read before that vector of `dx` is written, so `dx` may
-  /// equal `x` or `dy`.
+  /// `dy * tanhFormDerivative(x)` over `count` contiguous elements, in vectors like
+  /// ``tanhForwardContiguous(x:y:count:)``. Each vector of `x` and `dy` is read before that
+  /// vector of `dx` is written, so `dx` may equal `x` or `dy`.
   static func tanhBackwardContiguous(
     x: UnsafeMutablePointer<Float>, dy: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>,
     count: Int
   ) {
-    let lanes = ElementaryKernels.laneCount
-    var j = 0
-    while j &+ lanes <= count {
-      let v = ElementaryKernels.loadLanes(x + j), g = ElementaryKernels.loadLanes(dy + j)
-      ElementaryKernels.storeLanes(g * tanhFormDerivative(v), dx + j)
-      j &+= lanes
-    }
+    var j = tanhBackwardLanes(ElementaryKernels.WideLanes.self, x: x, dy: dy, dx: dx, from: 0, count: count)
+    j = tanhBackwardLanes(ElementaryKernels.HalfLanes.self, x: x, dy: dy, dx: dx, from: j, count: count)
     while j < count {
       dx[j] = dy[j] * tanhFormDerivative(x[j])
       j &+= 1
     }
   }
 
-  /// ``exactForm(_:)`` over `count` contiguous elements (`y` may equal `x`).
+  @inline(__always)
+  static func tanhBackwardLanes<Lanes: ElementaryLanes>(
+    _: Lanes.Type, x: UnsafeMutablePointer<Float>, dy: UnsafeMutablePointer<Float>,
+    dx: UnsafeMutablePointer<Float>, from start: Int, count: Int
+  ) -> Int {
+    var j = start
+    while j &+ Lanes.scalarCount <= count {
+      let v: Lanes = ElementaryKernels.loadLanes(x + j), g: Lanes = ElementaryKernels.loadLanes(dy + j)
+      ElementaryKernels.storeLanes(g * tanhFormDerivative(v), dx + j)
+      j &+= Lanes.scalarCount
+    }
+    return j
+  }
+
+  /// ``exactForm(_:)-(Float)`` over `count` contiguous elements: vectors of 8 lanes (the
+  /// fastest width for `erf`), then one element at a time (`y` may equal `x`).
   static func exactForwardContiguous(x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, count: Int) {
-    let lanes = ElementaryKernels.laneCount
-    var j = 0
-    while j &+ lanes <= count {
-      let v = ElementaryKernels.loadLanes(x + j)
-      ElementaryKernels.storeLanes(exactForm(v), y + j)
-      j &+= lanes
+    var j = ElementaryKernels.mapLanes(ElementaryKernels.ErfLanes.self, x, y, from: 0, count: count) {
+      exactForm($0)
     }
     while j < count {
       y[j] = exactForm(x[j])
@@ -156,17 +160,18 @@ public enum GELUKernel {
     }
   }
 
-  /// `dy * exactFormDerivative(x)` over `count` contiguous elements (`dx` may equal `x` or `dy`).
+  /// `dy * exactFormDerivative(x)` over `count` contiguous elements, in vectors like
+  /// ``exactForwardContiguous(x:y:count:)`` (`dx` may equal `x` or `dy`).
   static func exactBackwardContiguous(
     x: UnsafeMutablePointer<Float>, dy: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>,
     count: Int
   ) {
-    let lanes = ElementaryKernels.laneCount
     var j = 0
-    while j &+ lanes <= count {
-      let v = ElementaryKernels.loadLanes(x + j), g = ElementaryKernels.loadLanes(dy + j)
+    while j &+ ElementaryKernels.ErfLanes.scalarCount <= count {
+      let v: ElementaryKernels.ErfLanes = ElementaryKernels.loadLanes(x + j)
+      let g: ElementaryKernels.ErfLanes = ElementaryKernels.loadLanes(dy + j)
       ElementaryKernels.storeLanes(g * exactFormDerivative(v), dx + j)
-      j &+= lanes
+      j &+= ElementaryKernels.ErfLanes.scalarCount
     }
     while j < count {
       dx[j] = dy[j] * exactFormDerivative(x[j])
@@ -183,35 +188,35 @@ public enum GELUKernel {
   // each lane keeps the one the scalar code would return (the other may be NaN; it is dropped).
 
   @inline(__always)
-  static func tanhTerm(_ x: Elementary.FloatLanes) -> Elementary.FloatLanes {
+  static func tanhTerm<Lanes: ElementaryLanes>(_ x: Lanes) -> Lanes {
     let cube = (x * x) * x
     return Elementary.tanh(c * (x + k * cube))
   }
 
   @inline(__always)
-  static func tanhForm(_ x: Elementary.FloatLanes) -> Elementary.FloatLanes {
+  static func tanhForm<Lanes: ElementaryLanes>(_ x: Lanes) -> Lanes {
     let t = tanhTerm(x)
     return (0.5 * x) * (1 + t)
   }
 
   @inline(__always)
-  static func tanhFormDerivative(_ x: Elementary.FloatLanes) -> Elementary.FloatLanes {
+  static func tanhFormDerivative<Lanes: ElementaryLanes>(_ x: Lanes) -> Lanes {
     let t = tanhTerm(x)
     let sech2 = 1 - t * t
     let saturated = 0.5 * (1 + t)
     let innerSlope = c * (1 + threeK * (x * x))
     let general = 0.5 * (1 + t) + (0.5 * x) * (sech2 * innerSlope)
-    return general.replacing(with: saturated, where: sech2 .== 0)
+    return general.replacing(with: saturated, where: Lanes.lanesEqual(sech2, Lanes()))
   }
 
   @inline(__always)
-  static func exactForm(_ x: Elementary.FloatLanes) -> Elementary.FloatLanes {
+  static func exactForm<Lanes: ElementaryLanes>(_ x: Lanes) -> Lanes {
     let e = Elementary.erf(x * s)
     return (0.5 * x) * (1 + e)
   }
 
   @inline(__always)
-  static func exactFormDerivative(_ x: Elementary.FloatLanes) -> Elementary.FloatLanes {
+  static func exactFormDerivative<Lanes: ElementaryLanes>(_ x: Lanes) -> Lanes {
     let e = Elementary.erf(x * s)
     let exponent = -0.5 * (x * x)
     let density = p * ElementaryKernels.settledNaN(exponent, ElementaryKernels.exp(exponent))

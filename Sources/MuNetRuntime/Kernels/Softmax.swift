@@ -162,22 +162,22 @@ public enum SoftmaxKernel {
   /// `x[0]` is NaN the result is `x[0]`.
   @inline(__always)
   static func rowMaximumContiguous(_ x: UnsafePointer<Float>, count: Int) -> Float {
-    let lanes = ElementaryKernels.laneCount
+    typealias Lanes = ElementaryKernels.HalfLanes
     let first = x[0]
-    if count < 2 &* lanes || first.isNaN { return rowMaximumScalar(x, count: count) }
-    var laneMaxima = Elementary.FloatLanes(repeating: first)
+    if count < 2 &* Lanes.scalarCount || first.isNaN { return rowMaximumScalar(x, count: count) }
+    var laneMaxima = Lanes(repeating: first)
     var j = 0
-    while j &+ lanes <= count {
-      let values = ElementaryKernels.loadLanes(x + j)
-      laneMaxima.replace(with: values, where: values .> laneMaxima)
-      j &+= lanes
+    while j &+ Lanes.scalarCount <= count {
+      let values: Lanes = ElementaryKernels.loadLanes(x + j)
+      laneMaxima.replace(with: values, where: Lanes.lanesGreater(values, laneMaxima))
+      j &+= Lanes.scalarCount
     }
     var maximum = first
     while j < count {
       if x[j] > maximum { maximum = x[j] }
       j &+= 1
     }
-    for lane in 0..<lanes where laneMaxima[lane] > maximum { maximum = laneMaxima[lane] }
+    for lane in 0..<Lanes.scalarCount where laneMaxima[lane] > maximum { maximum = laneMaxima[lane] }
     return maximum == 0 ? rowMaximumScalar(x, count: count) : maximum
   }
 
@@ -189,18 +189,18 @@ public enum SoftmaxKernel {
     return maximum
   }
 
-  /// Step 2 on contiguous memory without the sum: `output[j] = exp(x[j] - maximum)`, a vector
-  /// of lanes at a time (lane-wise the same `-` and `exp`), the remainder one at a time.
-  /// `output` may equal `x`.
+  /// Step 2 on contiguous memory without the sum: `output[j] = exp(x[j] - maximum)` in
+  /// vectors of 16 and then 8 lanes (lane-wise the same `-` and `exp`), the remainder one at a
+  /// time. `output` may equal `x`.
   @inline(__always)
   static func exponentiateShiftedContiguous(
     _ x: UnsafePointer<Float>, maximum: Float, into output: UnsafeMutablePointer<Float>, count: Int
   ) {
-    let lanes = ElementaryKernels.laneCount
-    var j = 0
-    while j &+ lanes <= count {
-      ElementaryKernels.storeLanes(Elementary.exp(ElementaryKernels.loadLanes(x + j) - maximum), output + j)
-      j &+= lanes
+    var j = ElementaryKernels.mapLanes(ElementaryKernels.WideLanes.self, x, output, from: 0, count: count) {
+      Elementary.exp($0 - maximum)
+    }
+    j = ElementaryKernels.mapLanes(ElementaryKernels.HalfLanes.self, x, output, from: j, count: count) {
+      Elementary.exp($0 - maximum)
     }
     while j < count {
       output[j] = Elementary.exp(x[j] - maximum)
@@ -263,35 +263,47 @@ public enum SoftmaxKernel {
     return totals
   }
 
-  /// `dx[j] = y[j] * (dy[j] - d)` on contiguous memory, a vector of lanes at a time.
+  /// `dx[j] = y[j] * (dy[j] - d)` on contiguous memory, in vectors of 16 and then 8 lanes,
+  /// the remainder one at a time.
   @inline(__always)
   static func scaleDifferencesContiguous(
     _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, minus d: Float, into dx: UnsafeMutablePointer<Float>,
     count: Int
   ) {
-    let lanes = ElementaryKernels.laneCount
-    var j = 0
-    while j &+ lanes <= count {
-      let yj = ElementaryKernels.loadLanes(y + j)
-      ElementaryKernels.storeLanes(yj * (ElementaryKernels.loadLanes(dy + j) - d), dx + j)
-      j &+= lanes
-    }
+    var j = scaleDifferencesLanes(ElementaryKernels.WideLanes.self, y, dy, minus: d, into: dx, from: 0, count: count)
+    j = scaleDifferencesLanes(ElementaryKernels.HalfLanes.self, y, dy, minus: d, into: dx, from: j, count: count)
     while j < count {
       dx[j] = y[j] * (dy[j] - d)
       j &+= 1
     }
   }
 
-  /// Step 2 without storing the exponentials (cross-entropy's loss-only path): the same sum.
+  @inline(__always)
+  static func scaleDifferencesLanes<Lanes: ElementaryLanes>(
+    _: Lanes.Type, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, minus d: Float,
+    into dx: UnsafeMutablePointer<Float>, from start: Int, count: Int
+  ) -> Int {
+    var j = start
+    while j &+ Lanes.scalarCount <= count {
+      let yj: Lanes = ElementaryKernels.loadLanes(y + j), dyj: Lanes = ElementaryKernels.loadLanes(dy + j)
+      ElementaryKernels.storeLanes(yj * (dyj - d), dx + j)
+      j &+= Lanes.scalarCount
+    }
+    return j
+  }
+
+  /// Step 2 without storing the exponentials (cross-entropy's loss-only path): the same values
+  /// as ``exponentiateShiftedContiguous(_:maximum:into:count:)``, added to the `Double` sum one
+  /// at a time in ascending `j`.
   @inline(__always)
   static func sumOfShiftedExponentialsContiguous(_ x: UnsafePointer<Float>, maximum: Float, count: Int) -> Double {
-    let lanes = ElementaryKernels.laneCount
+    typealias Lanes = ElementaryKernels.HalfLanes
     var total = 0.0
     var j = 0
-    while j &+ lanes <= count {
-      let e = Elementary.exp(ElementaryKernels.loadLanes(x + j) - maximum)
-      for lane in 0..<lanes { total += Double(e[lane]) }
-      j &+= lanes
+    while j &+ Lanes.scalarCount <= count {
+      let e = Elementary.exp(ElementaryKernels.loadLanes(x + j, as: Lanes.self) - maximum)
+      for lane in 0..<Lanes.scalarCount { total += Double(e[lane]) }
+      j &+= Lanes.scalarCount
     }
     while j < count {
       total += Double(Elementary.exp(x[j] - maximum))
@@ -300,14 +312,15 @@ public enum SoftmaxKernel {
     return total
   }
 
-  /// Step 3 on contiguous memory: `values[j] = values[j] / divisor`, lanes then the remainder.
+  /// Step 3 on contiguous memory: `values[j] = values[j] / divisor`, in vectors of 16 and then
+  /// 8 lanes, the remainder one at a time.
   @inline(__always)
   static func divideContiguous(_ values: UnsafeMutablePointer<Float>, by divisor: Float, count: Int) {
-    let lanes = ElementaryKernels.laneCount
-    var j = 0
-    while j &+ lanes <= count {
-      ElementaryKernels.storeLanes(ElementaryKernels.loadLanes(values + j) / divisor, values + j)
-      j &+= lanes
+    var j = ElementaryKernels.mapLanes(ElementaryKernels.WideLanes.self, values, values, from: 0, count: count) {
+      $0 / divisor
+    }
+    j = ElementaryKernels.mapLanes(ElementaryKernels.HalfLanes.self, values, values, from: j, count: count) {
+      $0 / divisor
     }
     while j < count {
       values[j] = values[j] / divisor

@@ -32,17 +32,15 @@ public enum Elementary {
   }
 
   /// e^x for `count` elements of `input`, written to `output` (which may equal `input`).
-  /// Bit-identical to ``exp(_:)-(Float)`` for every element: whole ``FloatLanes`` vectors by
-  /// ``exp(_:)-(FloatLanes)``, the remainder by the scalar function.
+  /// Bit-identical to ``exp(_:)-(Float)`` for every element: whole vectors of 16 and then 8
+  /// lanes by ``exp(_:)-(Lanes)``, the remainder by the scalar function.
   @inlinable
   public static func exp(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int) {
     precondition(count >= 0)
-    let lanes = ElementaryKernels.laneCount
-    var index = 0
-    while index &+ lanes <= count {
-      ElementaryKernels.storeLanes(Elementary.exp(ElementaryKernels.loadLanes(input + index)), output + index)
-      index &+= lanes
-    }
+    var index = ElementaryKernels.mapLanes(
+      ElementaryKernels.WideLanes.self, input, output, from: 0, count: count) { Elementary.exp($0) }
+    index = ElementaryKernels.mapLanes(
+      ElementaryKernels.HalfLanes.self, input, output, from: index, count: count) { Elementary.exp($0) }
     while index < count {
       output[index] = Elementary.exp(input[index])
       index &+= 1
@@ -64,17 +62,15 @@ public enum Elementary {
   }
 
   /// tanh for `count` elements of `input`, written to `output` (which may equal `input`).
-  /// Bit-identical to ``tanh(_:)-(Float)`` for every element: whole ``FloatLanes`` vectors by
-  /// ``tanh(_:)-(FloatLanes)``, the remainder by the scalar function.
+  /// Bit-identical to ``tanh(_:)-(Float)`` for every element: whole vectors of 16 and then 8
+  /// lanes by ``tanh(_:)-(Lanes)``, the remainder by the scalar function.
   @inlinable
   public static func tanh(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int) {
     precondition(count >= 0)
-    let lanes = ElementaryKernels.laneCount
-    var index = 0
-    while index &+ lanes <= count {
-      ElementaryKernels.storeLanes(Elementary.tanh(ElementaryKernels.loadLanes(input + index)), output + index)
-      index &+= lanes
-    }
+    var index = ElementaryKernels.mapLanes(
+      ElementaryKernels.WideLanes.self, input, output, from: 0, count: count) { Elementary.tanh($0) }
+    index = ElementaryKernels.mapLanes(
+      ElementaryKernels.HalfLanes.self, input, output, from: index, count: count) { Elementary.tanh($0) }
     while index < count {
       output[index] = Elementary.tanh(input[index])
       index &+= 1
@@ -89,17 +85,15 @@ public enum Elementary {
   }
 
   /// erf for `count` elements of `input`, written to `output` (which may equal `input`).
-  /// Bit-identical to ``erf(_:)-(Float)`` for every element: whole ``FloatLanes`` vectors by
-  /// ``erf(_:)-(FloatLanes)``, the remainder by the scalar function.
+  /// Bit-identical to ``erf(_:)-(Float)`` for every element: whole vectors of 8 lanes by
+  /// ``erf(_:)-(Lanes)``, the remainder by the scalar function.
   @inlinable
   public static func erf(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int) {
     precondition(count >= 0)
-    let lanes = ElementaryKernels.laneCount
-    var index = 0
-    while index &+ lanes <= count {
-      ElementaryKernels.storeLanes(Elementary.erf(ElementaryKernels.loadLanes(input + index)), output + index)
-      index &+= lanes
-    }
+    var index = ElementaryKernels.mapLanes(
+      ElementaryKernels.ErfLanes.self, input, output, from: 0, count: count) { Elementary.erf($0) }
+    index = ElementaryKernels.mapLanes(
+      ElementaryKernels.HalfLanes.self, input, output, from: index, count: count) { Elementary.erf($0) }
     while index < count {
       output[index] = Elementary.erf(input[index])
       index &+= 1
@@ -117,7 +111,31 @@ public enum Elementary {
 
 /// The implementations behind ``Elementary``, visible to other modules only through its
 /// `@inlinable` functions.
-@usableFromInline enum ElementaryKernels {}
+@usableFromInline enum ElementaryKernels {
+  /// The widths the buffer forms and the kernels use, the fastest measured on the project
+  /// machine (spec/math.md, "Vectorised forms"): 16 lanes for `exp` and `tanh` (and the GELU
+  /// tanh form and softmax built on them), 8 for `erf` (the exact GELU form); a remainder of 8
+  /// or more after the wide vectors takes one 8-lane vector.
+  @usableFromInline typealias WideLanes = SIMD16<Float>
+  @usableFromInline typealias HalfLanes = SIMD8<Float>
+  @usableFromInline typealias ErfLanes = SIMD8<Float>
+
+  /// `output[j] = transform(input[j...])` for whole vectors of `Lanes` from `start` on; returns
+  /// the index after the last one. Each vector is read before it is written, so `output` may
+  /// equal `input`.
+  @inlinable @inline(__always)
+  static func mapLanes<Lanes: ElementaryLanes>(
+    _: Lanes.Type, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, from start: Int,
+    count: Int, _ transform: (Lanes) -> Lanes
+  ) -> Int {
+    var index = start
+    while index &+ Lanes.scalarCount <= count {
+      storeLanes(transform(loadLanes(input + index)), output + index)
+      index &+= Lanes.scalarCount
+    }
+    return index
+  }
+}
 
 extension ElementaryKernels {
   /// a * b + c with one rounding: the only operation besides `+ - * /` the polynomials use.

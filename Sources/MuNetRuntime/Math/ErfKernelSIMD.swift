@@ -9,7 +9,7 @@
 extension Elementary {
   /// erf on each lane; every lane bit-identical to ``erf(_:)-(Float)`` of that lane.
   @inlinable @inline(__always)
-  public static func erf(_ x: FloatLanes) -> FloatLanes {
+  public static func erf<Lanes: ElementaryLanes>(_ x: Lanes) -> Lanes {
     ElementaryKernels.settledNaN(x, ElementaryKernels.erf(x))
   }
 }
@@ -17,20 +17,22 @@ extension Elementary {
 extension ElementaryKernels {
   /// Lane-wise ``erf(_:)-(Float)`` (NaN lanes not yet settled).
   @inlinable @inline(__always)
-  static func erf(_ x: FloatLanes) -> FloatLanes {
-    let a = floats(bits(x) & 0x7FFF_FFFF)
-    let inIntervals = (a .>= 0.5) .& (a .< 4)
-    var magnitude = FloatLanes(repeating: 1)
-    magnitude.replace(with: narrowed(erfOnIntervals(a.replacing(with: 0.5, where: .!inIntervals))),
-                      where: a .< 4)
-    magnitude.replace(with: erfSmall(a), where: a .< 0.5)
+  static func erf<Lanes: ElementaryLanes>(_ x: Lanes) -> Lanes {
+    let a = floats(bits(x) & 0x7FFF_FFFF, as: Lanes.self)
+    let half = Lanes(repeating: 0.5), four = Lanes(repeating: 4)
+    let belowFour = Lanes.lanesLess(a, four)
+    let inIntervals = Lanes.lanesGreaterOrEqual(a, half) .& belowFour
+    var magnitude = Lanes(repeating: 1)
+    let intervals = erfOnIntervals(a.replacing(with: 0.5, where: .!inIntervals))
+    magnitude.replace(with: narrowed(intervals, to: Lanes.self), where: belowFour)
+    magnitude.replace(with: erfSmall(a), where: Lanes.lanesLess(a, half))
     // The scalar code returns x itself for NaN (settled afterwards): keep NaN lanes NaN.
-    return withSign(of: x, magnitude).replacing(with: x, where: x .!= x)
+    return withSign(of: x, magnitude).replacing(with: x, where: Lanes.lanesNotEqual(x, x))
   }
 
   /// Lane-wise erf a for a < 1/2 (the first branch of ``erf(_:)-(Float)``), before the sign.
   @inlinable @inline(__always)
-  static func erfSmall(_ a: FloatLanes) -> FloatLanes {
+  static func erfSmall<Lanes: ElementaryLanes>(_ a: Lanes) -> Lanes {
     let xd = widened(a)
     let z = xd * xd
     let z2 = z * z
@@ -40,19 +42,19 @@ extension ElementaryKernels {
     let e56 = mulAdd(0x1.f98db34e8872ep-14, z, -0x1.c02d4f6e4921ap-11)
     let e78 = mulAdd(0x1.8b4b60851826bp-20, z, -0x1.f224dfc5409afp-17)
     let tail = mulAdd(mulAdd(e78, z2, e56), z4, mulAdd(e34, z2, e12))
-    return narrowed(mulAdd(xd, 0x1.20dd750429b6dp+0, xd * (z * tail)))
+    return narrowed(mulAdd(xd, 0x1.20dd750429b6dp+0, xd * (z * tail)), to: Lanes.self)
   }
 
   /// Lane-wise ``erfOnIntervals(_:)-(Float)`` for lanes with 1/2 ≤ a < 4.
   @inlinable @inline(__always)
-  static func erfOnIntervals(_ a: FloatLanes) -> DoubleLanes {
+  static func erfOnIntervals<Lanes: ElementaryLanes>(_ a: Lanes) -> Lanes.DoubleLanes {
     // ⌊4a⌋ - 2 in 0...13 (4a is exact; the Float result is a small integer, exact too).
     let interval = (a * 4).rounded(.towardZero) - 2
     let t = widened(a) - (widened(interval) * 0.25 + 0.625)
+    var rows = Lanes.IndexLanes()
+    for lane in 0..<Lanes.scalarCount { rows[lane] = Int(interval[lane]) &* 12 }
     return erfIntervalCoefficients.withUnsafeBufferPointer { table in
       let base = table.baseAddress!
-      var rows = IntLanes()
-      for lane in 0..<laneCount { rows[lane] = Int(interval[lane]) &* 12 }
       let t2 = t * t
       let t4 = t2 * t2
       let t8 = t4 * t4
@@ -71,9 +73,11 @@ extension ElementaryKernels {
 
   /// `base[offsets[lane]]` on each lane.
   @inlinable @inline(__always)
-  static func gather(_ base: UnsafePointer<Double>, _ offsets: IntLanes) -> DoubleLanes {
-    var result = DoubleLanes()
-    for lane in 0..<laneCount { result[lane] = base[offsets[lane]] }
+  static func gather<Offsets: SIMD, D: SIMD>(
+    _ base: UnsafePointer<Double>, _ offsets: Offsets, as _: D.Type = D.self
+  ) -> D where Offsets.Scalar == Int, D.Scalar == Double {
+    var result = D()
+    for lane in 0..<D.scalarCount { result[lane] = base[offsets[lane]] }
     return result
   }
 }
