@@ -167,7 +167,8 @@ struct MathCheck: Sendable {
         (Float(bitPattern: 0xC2CF_F1B4), .leastNonzeroMagnitude), (Float(bitPattern: 0xC2CF_F1B5), 0),
         (.greatestFiniteMagnitude, .infinity), (-.greatestFiniteMagnitude, 0),
       ],
-      batched: { Elementary.exp($0, $1, count: $2) }, lanes: VectorForms(eight: { Elementary.exp($0) }, sixteen: { Elementary.exp($0) })),
+      batched: { Elementary.exp($0, $1, count: $2) },
+      lanes: VectorForms(eight: { Elementary.exp($0) }, sixteen: { Elementary.exp($0) })),
     MathCheck(
       name: "log", munet: { Elementary.log($0) }, reference: { Glibc.log($0) },
       precise: { preciseLog($0) },
@@ -187,7 +188,8 @@ struct MathCheck: Sendable {
         (Float(bitPattern: 0x4110_2CB4), 1), (Float(bitPattern: 0xC110_2CB4), -1),
         (Float(bitPattern: 0x4110_2CB3), 0x1.fffffep-1), (.greatestFiniteMagnitude, 1),
       ],
-      batched: { Elementary.tanh($0, $1, count: $2) }, lanes: VectorForms(eight: { Elementary.tanh($0) }, sixteen: { Elementary.tanh($0) })),
+      batched: { Elementary.tanh($0, $1, count: $2) },
+      lanes: VectorForms(eight: { Elementary.tanh($0) }, sixteen: { Elementary.tanh($0) })),
     MathCheck(
       name: "erf", munet: { Elementary.erf($0) }, reference: { Glibc.erf($0) },
       precise: { preciseErf($0) },
@@ -199,7 +201,8 @@ struct MathCheck: Sendable {
         (Float(bitPattern: 0x407A_D445), 1), (Float(bitPattern: 0xC07A_D445), -1),
         (Float(bitPattern: 0x407A_D444), 0x1.fffffep-1), (4, 1), (-4, -1),
       ],
-      batched: { Elementary.erf($0, $1, count: $2) }, lanes: VectorForms(eight: { Elementary.erf($0) }, sixteen: { Elementary.erf($0) })),
+      batched: { Elementary.erf($0, $1, count: $2) },
+      lanes: VectorForms(eight: { Elementary.erf($0) }, sixteen: { Elementary.erf($0) })),
     MathCheck(
       name: "cos", munet: { Elementary.cos($0) }, reference: { Glibc.cos($0) },
       precise: { preciseCos($0) },
@@ -476,7 +479,8 @@ struct MathSweepSummary {
     return pad(name, 6) + "vector forms (8 and 16 lanes) vs scalar: "
       + "\(laneInputsChecked) inputs, \(laneDifferences) differing"
       + (laneDifferences > 0 ? " (first: \(listed))" : "")
-      + (seconds > 0 ? ", \(format(seconds, digits: 1)) s" : "") + ", scalar digest 0x" + String(resultDigest, radix: 16)
+      + (seconds > 0 ? ", \(format(seconds, digits: 1)) s" : "")
+      + ", scalar digest 0x" + String(resultDigest, radix: 16)
   }
 
   private func pad(_ text: String, _ width: Int) -> String {

@@ -113,7 +113,8 @@ import Testing
     bufferMismatches(inputs, buffer: buffer, scalar: scalar)
       + laneMismatches(SIMD16<Float>.self, structuredPermuted, lanes: lanes16, scalar: scalar)
       + laneMismatches(SIMD8<Float>.self, structuredPermuted, lanes: lanes8, scalar: scalar)
-      + laneMismatches(SIMD4<Float>.self, Array(structuredPermuted.prefix(1 << 15)), lanes: lanes4, scalar: scalar)
+      + laneMismatches(
+        SIMD4<Float>.self, Array(structuredPermuted.prefix(1 << 15)), lanes: lanes4, scalar: scalar)
   }
 
   @Test func inputsCoverWhatTheyClaim() {
@@ -157,7 +158,9 @@ import Testing
       var exps = [Float](repeating: 7, count: values.count)
       var inPlace = values
       values.withUnsafeBufferPointer { input in
-        exps.withUnsafeMutableBufferPointer { Elementary.exp(input.baseAddress!, $0.baseAddress!, count: count) }
+        exps.withUnsafeMutableBufferPointer {
+          Elementary.exp(input.baseAddress!, $0.baseAddress!, count: count)
+        }
       }
       inPlace.withUnsafeMutableBufferPointer {
         Elementary.tanh($0.baseAddress!, $0.baseAddress!, count: count)

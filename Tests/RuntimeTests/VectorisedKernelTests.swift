@@ -53,7 +53,8 @@ import Testing
     for compute in [tiers.reference] + tiers.threaded {
       let mismatch = firstDifference(reference, kernel(compute))
       #expect(mismatch == nil,
-              "\(what): \(compute.tier) \(compute.threadCount) thread(s) differs from the scalar loop at \(mismatch ?? -1)",
+              "\(what): \(compute.tier) \(compute.threadCount) thread(s) differs from the scalar loop "
+                + "at \(mismatch ?? -1)",
               sourceLocation: sourceLocation)
     }
   }
@@ -69,8 +70,10 @@ import Testing
         let y = HostMatrix(rows: rows, cols: cols, layout: layout)
         GELUKernel.scalarForward(x.matrix, form: form, into: y.matrix, rows: 0..<rows)
         let dx = HostMatrix(rows: rows, cols: cols, layout: layout)
-        GELUKernel.scalarBackward(x.matrix, outputGradient: dy.matrix, form: form, into: dx.matrix, rows: 0..<rows)
-        Self.expectAllTiersEqual("gelu \(form) \(rows)x\(cols) \(layout)", reference: Self.bits(y)) { compute in
+        GELUKernel.scalarBackward(
+          x.matrix, outputGradient: dy.matrix, form: form, into: dx.matrix, rows: 0..<rows)
+        let shape = "\(rows)x\(cols) \(layout)"
+        Self.expectAllTiersEqual("gelu \(form) \(shape)", reference: Self.bits(y)) { compute in
           let out = HostMatrix(rows: rows, cols: cols, layout: layout)
           compute.gelu(x.matrix, form: form, into: out.matrix)
           return Self.bits(out)
@@ -80,7 +83,7 @@ import Testing
           compute.gelu(inPlace.matrix, form: form, into: inPlace.matrix)
           return Self.bits(inPlace)
         }
-        Self.expectAllTiersEqual("gelu' \(form) \(rows)x\(cols) \(layout)", reference: Self.bits(dx)) { compute in
+        Self.expectAllTiersEqual("gelu' \(form) \(shape)", reference: Self.bits(dx)) { compute in
           let out = HostMatrix(rows: rows, cols: cols, layout: layout)
           compute.geluBackward(x.matrix, outputGradient: dy.matrix, form: form, into: out.matrix)
           return Self.bits(out)
@@ -125,7 +128,8 @@ import Testing
       let y = HostMatrix(rows: rows, cols: cols, layout: layout)
       SoftmaxKernel.scalarForward(x.matrix, into: y.matrix, rows: 0..<rows)
       let dx = HostMatrix(rows: rows, cols: cols, layout: layout)
-      SoftmaxKernel.scalarBackward(outputs: y.matrix, outputGradient: dy.matrix, into: dx.matrix, rows: 0..<rows)
+      SoftmaxKernel.scalarBackward(
+        outputs: y.matrix, outputGradient: dy.matrix, into: dx.matrix, rows: 0..<rows)
       Self.expectAllTiersEqual("softmax \(rows)x\(cols) \(layout)", reference: Self.bits(y)) { compute in
         let out = HostMatrix(rows: rows, cols: cols, layout: layout)
         compute.softmaxRows(x.matrix, into: out.matrix)
@@ -158,8 +162,8 @@ import Testing
       let referenceLosses = HostBuffer(count: rows)
       let referenceGradient = HostMatrix(rows: rows, cols: cols)
       CrossEntropyKernel.scalarLossAndGradient(
-        logits.matrix, labels: labelBuffer, losses: referenceLosses.buffer, logitsGradient: referenceGradient.matrix,
-        batchCount: rows, rows: 0..<rows)
+        logits.matrix, labels: labelBuffer, losses: referenceLosses.buffer,
+        logitsGradient: referenceGradient.matrix, batchCount: rows, rows: 0..<rows)
       let lossOnly = HostBuffer(count: rows)
       CrossEntropyKernel.scalarLossAndGradient(
         logits.matrix, labels: labelBuffer, losses: lossOnly.buffer, logitsGradient: nil, batchCount: rows,
@@ -174,7 +178,8 @@ import Testing
           logits: logits.matrix, labels: labelBuffer, losses: losses.buffer, logitsGradient: gradient.matrix)
         return losses.bits + Self.bits(gradient)
       }
-      Self.expectAllTiersEqual("cross-entropy loss only \(rows)x\(cols)", reference: referenceLosses.bits) { compute in
+      let lossOnlyName = "cross-entropy loss only \(rows)x\(cols)"
+      Self.expectAllTiersEqual(lossOnlyName, reference: referenceLosses.bits) { compute in
         let losses = HostBuffer(count: rows)
         _ = compute.softmaxCrossEntropyLoss(logits: logits.matrix, labels: labelBuffer, losses: losses.buffer)
         return losses.bits

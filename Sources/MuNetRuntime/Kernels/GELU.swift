@@ -108,11 +108,15 @@ public enum GELUKernel {
   /// ``tanhForm(_:)-(Float)`` over `count` contiguous elements: vectors of 16 lanes, then of
   /// 8, then one element at a time. Each vector is read before it is written, so `y` may equal
   /// `x`.
-  static func tanhForwardContiguous(x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, count: Int) {
+  static func tanhForwardContiguous(
+    x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, count: Int
+  ) {
     var j = ElementaryKernels.mapLanes(ElementaryKernels.WideLanes.self, x, y, from: 0, count: count) {
       tanhForm($0)
     }
-    j = ElementaryKernels.mapLanes(ElementaryKernels.HalfLanes.self, x, y, from: j, count: count) { tanhForm($0) }
+    j = ElementaryKernels.mapLanes(ElementaryKernels.HalfLanes.self, x, y, from: j, count: count) {
+      tanhForm($0)
+    }
     while j < count {
       y[j] = tanhForm(x[j])
       j &+= 1
@@ -150,7 +154,9 @@ public enum GELUKernel {
 
   /// ``exactForm(_:)-(Float)`` over `count` contiguous elements: vectors of 8 lanes (the
   /// fastest width for `erf`), then one element at a time (`y` may equal `x`).
-  static func exactForwardContiguous(x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, count: Int) {
+  static func exactForwardContiguous(
+    x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, count: Int
+  ) {
     var j = ElementaryKernels.mapLanes(ElementaryKernels.ErfLanes.self, x, y, from: 0, count: count) {
       exactForm($0)
     }

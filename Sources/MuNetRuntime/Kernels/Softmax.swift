@@ -42,7 +42,7 @@ public enum SoftmaxKernel {
   }
 
   /// Rows handled side by side by the vectorised forward and backward passes.
-  static let rowBlock = 4
+  static var rowBlock: Int { 4 }
 
   /// The plain per-element loop of ``forward(_:into:rows:)``: the definition of its bits, kept
   /// as the reference the vectorised loop is tested against; also used for strided columns.
@@ -267,11 +267,13 @@ public enum SoftmaxKernel {
   /// the remainder one at a time.
   @inline(__always)
   static func scaleDifferencesContiguous(
-    _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, minus d: Float, into dx: UnsafeMutablePointer<Float>,
-    count: Int
+    _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, minus d: Float,
+    into dx: UnsafeMutablePointer<Float>, count: Int
   ) {
-    var j = scaleDifferencesLanes(ElementaryKernels.WideLanes.self, y, dy, minus: d, into: dx, from: 0, count: count)
-    j = scaleDifferencesLanes(ElementaryKernels.HalfLanes.self, y, dy, minus: d, into: dx, from: j, count: count)
+    var j = scaleDifferencesLanes(
+      ElementaryKernels.WideLanes.self, y, dy, minus: d, into: dx, from: 0, count: count)
+    j = scaleDifferencesLanes(
+      ElementaryKernels.HalfLanes.self, y, dy, minus: d, into: dx, from: j, count: count)
     while j < count {
       dx[j] = y[j] * (dy[j] - d)
       j &+= 1
@@ -296,7 +298,9 @@ public enum SoftmaxKernel {
   /// as ``exponentiateShiftedContiguous(_:maximum:into:count:)``, added to the `Double` sum one
   /// at a time in ascending `j`.
   @inline(__always)
-  static func sumOfShiftedExponentialsContiguous(_ x: UnsafePointer<Float>, maximum: Float, count: Int) -> Double {
+  static func sumOfShiftedExponentialsContiguous(
+    _ x: UnsafePointer<Float>, maximum: Float, count: Int
+  ) -> Double {
     typealias Lanes = ElementaryKernels.HalfLanes
     var total = 0.0
     var j = 0
@@ -316,9 +320,8 @@ public enum SoftmaxKernel {
   /// 8 lanes, the remainder one at a time.
   @inline(__always)
   static func divideContiguous(_ values: UnsafeMutablePointer<Float>, by divisor: Float, count: Int) {
-    var j = ElementaryKernels.mapLanes(ElementaryKernels.WideLanes.self, values, values, from: 0, count: count) {
-      $0 / divisor
-    }
+    var j = ElementaryKernels.mapLanes(
+      ElementaryKernels.WideLanes.self, values, values, from: 0, count: count) { $0 / divisor }
     j = ElementaryKernels.mapLanes(ElementaryKernels.HalfLanes.self, values, values, from: j, count: count) {
       $0 / divisor
     }

@@ -153,7 +153,9 @@ extension Elementary {
 extension ElementaryKernels {
   /// The lanes of `Lanes` from `pointer` (no alignment needed).
   @inlinable @inline(__always)
-  static func loadLanes<Lanes: ElementaryLanes>(_ pointer: UnsafePointer<Float>, as _: Lanes.Type = Lanes.self) -> Lanes {
+  static func loadLanes<Lanes: ElementaryLanes>(
+    _ pointer: UnsafePointer<Float>, as _: Lanes.Type = Lanes.self
+  ) -> Lanes {
     UnsafeRawPointer(pointer).loadUnaligned(as: Lanes.self)
   }
 
@@ -174,12 +176,16 @@ extension ElementaryKernels {
   }
 
   @inlinable @inline(__always)
-  static func doubleBits<Lanes: ElementaryLanes>(_ value: Lanes.DoubleLanes, of _: Lanes.Type) -> Lanes.DoubleBitLanes {
+  static func doubleBits<Lanes: ElementaryLanes>(
+    _ value: Lanes.DoubleLanes, of _: Lanes.Type
+  ) -> Lanes.DoubleBitLanes {
     unsafeBitCast(value, to: Lanes.DoubleBitLanes.self)
   }
 
   @inlinable @inline(__always)
-  static func doubles<Lanes: ElementaryLanes>(_ bits: Lanes.DoubleBitLanes, of _: Lanes.Type) -> Lanes.DoubleLanes {
+  static func doubles<Lanes: ElementaryLanes>(
+    _ bits: Lanes.DoubleBitLanes, of _: Lanes.Type
+  ) -> Lanes.DoubleLanes {
     unsafeBitCast(bits, to: Lanes.DoubleLanes.self)
   }
 
@@ -204,7 +210,9 @@ extension ElementaryKernels {
 
   /// `-value` on each lane: the sign bit flipped, exactly what the scalar prefix `-` does.
   @inlinable @inline(__always)
-  static func negated<Lanes: ElementaryLanes>(_ value: Lanes.DoubleLanes, of lanes: Lanes.Type) -> Lanes.DoubleLanes {
+  static func negated<Lanes: ElementaryLanes>(
+    _ value: Lanes.DoubleLanes, of lanes: Lanes.Type
+  ) -> Lanes.DoubleLanes {
     doubles(doubleBits(value, of: lanes) ^ 0x8000_0000_0000_0000, of: lanes)
   }
 
