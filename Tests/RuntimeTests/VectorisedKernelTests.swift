@@ -52,9 +52,8 @@ import Testing
     let tiers = TierSet()
     for compute in [tiers.reference] + tiers.threaded {
       let mismatch = firstDifference(reference, kernel(compute))
-      #expect(mismatch == nil,
-              "\(what): \(compute.tier) \(compute.threadCount) thread(s) differs from the scalar loop "
-                + "at \(mismatch ?? -1)",
+      let executor = "\(compute.tier) \(compute.threadCount) thread(s)"
+      #expect(mismatch == nil, "\(what): \(executor) differs from the scalar loop at \(mismatch ?? -1)",
               sourceLocation: sourceLocation)
     }
   }
