@@ -2,6 +2,10 @@ import ArgumentParser
 import CMuNetSupport
 import MuNetRuntime
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `munet bench kernels`: time the non-GEMM kernels on ViT-Ti-like shapes.
 ///
 /// Shapes: `rows = batch × tokens` activations of width `hidden` (LayerNorm, residual add) and
@@ -24,6 +28,12 @@ public struct BenchKernelsCommand: ParsableCommand {
   @Option(help: "Classes of the head.") var classes: Int = 10
   @Option(help: "Elements of the flat parameter buffer.") var parameters: Int = 5_500_000
   @Option(help: "Timed runs per kernel (the median is printed).") var repeats: Int = 15
+  @Flag(help: """
+    Time with the calling thread's CPU clock instead of the wall clock (Tier 0 only): time \
+    taken by other processes on a shared machine is then not counted.
+    """)
+  var cpuTime = false
+  @Option(help: "Only the kernels whose name contains this text (e.g. gelu, softmax).") var only: String?
 
   /// Required by ArgumentParser.
   public init() {}
@@ -32,6 +42,9 @@ public struct BenchKernelsCommand: ParsableCommand {
   public func run() throws {
     guard let chosen = Tier(rawValue: tier), chosen != .blas else {
       throw ValidationError("--tier must be reference or threads")
+    }
+    if cpuTime && chosen != .reference {
+      throw ValidationError("--cpu-time needs --tier reference (it times the calling thread only)")
     }
     let compute = Compute(tier: chosen, threadCount: chosen == .reference ? 1 : threads)
     let rows = batch * tokens, attentionRows = batch * heads * tokens
@@ -61,7 +74,7 @@ public struct BenchKernelsCommand: ParsableCommand {
 
     print("bench kernels \(compute.gemmEngine.name) \(MuNetBuild.configuration): rows \(rows)x\(hidden), "
           + "mlp \(rows)x\(mlp), attention \(attentionRows)x\(tokens), logits \(batch)x\(classes), "
-          + "parameters \(parameters); median of \(repeats) (ms)")
+          + "parameters \(parameters); median of \(repeats) (ms\(cpuTime ? ", thread CPU time" : ""))")
     time("layerNorm forward") {
       compute.layerNorm(x, scale: lnScale, bias: lnBias, into: y, mean: mean, rstd: rstd)
     }
@@ -74,6 +87,9 @@ public struct BenchKernelsCommand: ParsableCommand {
     time("gelu tanh forward") { compute.gelu(hiddenMLP, into: outMLP) }
     time("gelu tanh backward") { compute.geluBackward(hiddenMLP, outputGradient: dMLP, into: outMLP) }
     time("gelu exact forward") { compute.gelu(hiddenMLP, form: .exact, into: outMLP) }
+    time("gelu exact backward") {
+      compute.geluBackward(hiddenMLP, outputGradient: dMLP, form: .exact, into: outMLP)
+    }
     time("columnSums (mlp bias grad)") { compute.columnSums(dMLP, into: dBias) }
     time("softmax forward") { compute.softmaxRows(scores, into: dScores) }
     time("softmax backward") {
@@ -89,17 +105,26 @@ public struct BenchKernelsCommand: ParsableCommand {
   }
 
   private func time(_ name: String, _ body: () -> Void) {
+    if let only, !name.contains(only) { return }
     body()
     var samples: [Double] = []
     for _ in 0..<max(1, repeats) {
-      let start = munet_monotonic_ns()
+      let start = now()
       body()
-      samples.append(Double(munet_monotonic_ns() - start) / 1e6)
+      samples.append(Double(now() - start) / 1e6)
     }
     samples.sort()
     let median = samples[samples.count / 2]
     let label = name + String(repeating: " ", count: max(0, 28 - name.count))
     print("  \(label) \(format3(median))")
+  }
+
+  /// Nanoseconds on the wall clock, or on this thread's CPU clock with `--cpu-time`.
+  private func now() -> UInt64 {
+    guard cpuTime else { return UInt64(munet_monotonic_ns()) }
+    var spec = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
   }
 
   /// A fixed pseudo-random pattern in [-1, 1] (benchmark data only).

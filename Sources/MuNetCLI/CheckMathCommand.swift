@@ -35,8 +35,10 @@ private func preciseCos(_ x: PreciseReal) -> PreciseReal { Glibc.cos(x) }
 /// reference lies within 2^-20 ulp of a midpoint between two Floats, glibc's long double
 /// (Float80, 64-bit significand) function decides instead, since glibc's Double error (about
 /// 2^-29 Float ulps) could flip the decision. The result digest (FNV-1a of every result's
-/// bits) compares builds and machines bit for bit. Exit status 1 when a function exceeds
-/// ``Elementary/errorBoundULPs``, misses a special value or gets a sign of zero wrong.
+/// bits) compares builds and machines bit for bit. The vector forms (`exp`, `tanh` and `erf` on
+/// `SIMD8<Float>` and `SIMD16<Float>`) are compared bit for bit with the scalar functions on
+/// every input of the sweep. Exit status 1 when a function exceeds ``Elementary/errorBoundULPs``, misses a
+/// special value, gets a sign of zero wrong, or its vector form differs from it in any bit.
 struct CheckMathCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "check-math",
@@ -55,6 +57,12 @@ struct CheckMathCommand: ParsableCommand {
   @Option(help: "Only these functions (exp, log, tanh, erf, cos); repeatable.")
   var function: [String] = []
 
+  @Flag(help: """
+    Only compare the vector forms (exp, tanh, erf) with the scalar functions, bit for bit, \
+    without measuring errors against libm (fast: seconds per function with --exhaustive).
+    """)
+  var lanesOnly = false
+
   func validate() throws {
     guard (1...ThreadPool.threadCountMax).contains(threads) else {
       throw ValidationError("--threads must be in 1...\(ThreadPool.threadCountMax)")
@@ -65,18 +73,25 @@ struct CheckMathCommand: ParsableCommand {
   }
 
   func run() throws {
-    let checks = MathCheck.all.filter { function.isEmpty || function.contains($0.name) }
+    let checks = MathCheck.all.filter {
+      (function.isEmpty || function.contains($0.name)) && (!lanesOnly || $0.lanes != nil)
+    }
     let strideUsed: UInt64 = exhaustive ? 1 : UInt64(stride)
     let pool = ThreadPool(threadCount: threads)
     let sweepText = exhaustive ? "all 2^32" : "every \(strideUsed)th of the 2^32"
     let buildText = "\(MuNetBuild.configuration) \(MuNetBuild.isPortable ? "portable" : "AVX2/FMA") build"
+    if lanesOnly {
+      try runLanesOnly(checks, stride: strideUsed, pool: pool, header: "\(sweepText) Float bit patterns, "
+        + "\(threads) thread(s), \(buildText)")
+      return
+    }
     print("munet check-math: \(sweepText) Float bit patterns, \(threads) thread(s), \(buildText), "
       + "bound \(Elementary.errorBoundULPs) ulp")
     print(MathSweepSummary.header)
     var failed = false
     for check in checks {
       let started = munet_monotonic_ns()
-      var summary = check.sweep(stride: strideUsed, pool: pool)
+      var summary = check.sweep(stride: strideUsed, pool: pool, measuring: true)
       summary.merge(check.checkSpecialValues())
       summary.seconds = Double(munet_monotonic_ns() - started) / 1e9
       let timing = check.timePerCall()
@@ -86,13 +101,36 @@ struct CheckMathCommand: ParsableCommand {
       print(summary.row(name: check.name))
       for failure in summary.failures.prefix(8) { print("  FAIL \(check.name): \(failure)") }
       for input in summary.notCorrectlyRoundedInputs { print("  " + check.describeMisrounding(input)) }
-      if !summary.failures.isEmpty || summary.maxErrorULPs > Elementary.errorBoundULPs { failed = true }
+      if check.lanes != nil { print("  " + summary.lanesLine(name: check.name)) }
+      if !summary.failures.isEmpty || summary.maxErrorULPs > Elementary.errorBoundULPs
+        || summary.laneDifferences > 0 {
+        failed = true
+      }
     }
     if failed {
       print("check-math: FAILED")
       throw ExitCode(1)
     }
-    print("check-math: all functions within \(Elementary.errorBoundULPs) ulp, special values correct")
+    print("check-math: all functions within \(Elementary.errorBoundULPs) ulp, special values correct"
+      + (checks.contains { $0.lanes != nil } ? ", vector forms bit-identical to the scalar functions" : ""))
+  }
+
+  /// `--lanes-only`: the vector forms against the scalar functions, nothing else.
+  private func runLanesOnly(_ checks: [MathCheck], stride: UInt64, pool: ThreadPool, header: String) throws {
+    print("munet check-math --lanes-only: \(header)")
+    var failed = false
+    for check in checks {
+      let started = munet_monotonic_ns()
+      var summary = check.sweep(stride: stride, pool: pool, measuring: false)
+      summary.seconds = Double(munet_monotonic_ns() - started) / 1e9
+      print(summary.lanesLine(name: check.name))
+      if summary.laneDifferences > 0 { failed = true }
+    }
+    if failed {
+      print("check-math: FAILED (a vector form differs from its scalar function)")
+      throw ExitCode(1)
+    }
+    print("check-math: vector forms bit-identical to the scalar functions")
   }
 }
 
@@ -107,6 +145,14 @@ struct MathCheck: Sendable {
   let specialValues: [(Float, Float)]
   /// The buffer form, where munet has one (timed, and checked bit-identical to `munet`).
   var batched: (@Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void)? = nil
+  /// The vector form at 8 and 16 lanes, where munet has one: checked bit-identical to `munet`
+  /// on every input of the sweep, NaN payloads included.
+  var lanes: VectorForms? = nil
+
+  struct VectorForms: Sendable {
+    let eight: @Sendable (SIMD8<Float>) -> SIMD8<Float>
+    let sixteen: @Sendable (SIMD16<Float>) -> SIMD16<Float>
+  }
 
   static let all: [MathCheck] = [
     MathCheck(
@@ -121,7 +167,8 @@ struct MathCheck: Sendable {
         (Float(bitPattern: 0xC2CF_F1B4), .leastNonzeroMagnitude), (Float(bitPattern: 0xC2CF_F1B5), 0),
         (.greatestFiniteMagnitude, .infinity), (-.greatestFiniteMagnitude, 0),
       ],
-      batched: { Elementary.exp($0, $1, count: $2) }),
+      batched: { Elementary.exp($0, $1, count: $2) },
+      lanes: VectorForms(eight: { Elementary.exp($0) }, sixteen: { Elementary.exp($0) })),
     MathCheck(
       name: "log", munet: { Elementary.log($0) }, reference: { Glibc.log($0) },
       precise: { preciseLog($0) },
@@ -141,7 +188,8 @@ struct MathCheck: Sendable {
         (Float(bitPattern: 0x4110_2CB4), 1), (Float(bitPattern: 0xC110_2CB4), -1),
         (Float(bitPattern: 0x4110_2CB3), 0x1.fffffep-1), (.greatestFiniteMagnitude, 1),
       ],
-      batched: { Elementary.tanh($0, $1, count: $2) }),
+      batched: { Elementary.tanh($0, $1, count: $2) },
+      lanes: VectorForms(eight: { Elementary.tanh($0) }, sixteen: { Elementary.tanh($0) })),
     MathCheck(
       name: "erf", munet: { Elementary.erf($0) }, reference: { Glibc.erf($0) },
       precise: { preciseErf($0) },
@@ -152,7 +200,9 @@ struct MathCheck: Sendable {
         // erf rounds to ±1 from 3.919205904006958 on.
         (Float(bitPattern: 0x407A_D445), 1), (Float(bitPattern: 0xC07A_D445), -1),
         (Float(bitPattern: 0x407A_D444), 0x1.fffffep-1), (4, 1), (-4, -1),
-      ]),
+      ],
+      batched: { Elementary.erf($0, $1, count: $2) },
+      lanes: VectorForms(eight: { Elementary.erf($0) }, sixteen: { Elementary.erf($0) })),
     MathCheck(
       name: "cos", munet: { Elementary.cos($0) }, reference: { Glibc.cos($0) },
       precise: { preciseCos($0) },
@@ -213,8 +263,9 @@ struct MathCheck: Sendable {
   }
 
   /// Checks bit patterns 0, stride, 2·stride, ... below 2^32, split into fixed chunks dealt
-  /// to the pool's threads; the merged summary does not depend on the thread count.
-  func sweep(stride: UInt64, pool: ThreadPool) -> MathSweepSummary {
+  /// to the pool's threads; the merged summary does not depend on the thread count. Without
+  /// `measuring`, only the result digest and the vector form's comparison are made.
+  func sweep(stride: UInt64, pool: ThreadPool, measuring: Bool) -> MathSweepSummary {
     let patternCount: UInt64 = 1 << 32
     let inputCount = (patternCount + stride - 1) / stride
     let chunkCount = Int(min(inputCount, 1024))
@@ -225,7 +276,8 @@ struct MathCheck: Sendable {
       partials.deallocate()
     }
     pool.run(taskCount: chunkCount, MathSweepJob(
-      check: self, partials: partials, chunkCount: chunkCount, inputCount: Int(inputCount), stride: stride))
+      check: self, partials: partials, chunkCount: chunkCount, inputCount: Int(inputCount), stride: stride,
+      measuring: measuring))
     var total = MathSweepSummary()
     var digest = MathSweepSummary.digestSeed
     for chunk in 0..<chunkCount {
@@ -296,17 +348,44 @@ struct MathSweepJob: ParallelJob {
   let inputCount: Int
   let stride: UInt64
 
+  let measuring: Bool
+
   func run(task chunk: Int) {
     let range = Partition.range(part: chunk, parts: chunkCount, count: inputCount, grain: 1)
     var summary = MathSweepSummary()
     var digest = MathSweepSummary.digestSeed
-    for index in range {
-      let input = Float(bitPattern: UInt32(truncatingIfNeeded: UInt64(index) * stride))
-      summary.add(input, check.measure(input))
-      digest = MathSweepSummary.digest(digest, UInt64(check.munet(input).bitPattern))
+    var start = range.lowerBound
+    while start < range.upperBound {
+      // Sixteen consecutive inputs (the last block padded with the chunk's last input), as one
+      // 16-lane vector and as two 8-lane vectors.
+      let used = min(16, range.upperBound - start)
+      var vector = SIMD16<Float>()
+      for lane in 0..<16 { vector[lane] = input(start + min(lane, used - 1)) }
+      let sixteen = check.lanes?.sixteen(vector)
+      let low = check.lanes?.eight(vector.lowHalf), high = check.lanes?.eight(vector.highHalf)
+      for lane in 0..<used {
+        let value = vector[lane]
+        let result = check.munet(value)
+        if measuring { summary.add(value, check.measure(value)) }
+        digest = MathSweepSummary.digest(digest, UInt64(result.bitPattern))
+        if let sixteen, let low, let high {
+          let eight = lane < 8 ? low[lane] : high[lane - 8]
+          if sixteen[lane].bitPattern != result.bitPattern || eight.bitPattern != result.bitPattern {
+            summary.addLaneDifference(value)
+          }
+        }
+      }
+      if check.lanes != nil { summary.laneInputsChecked += UInt64(used) }
+      if !measuring { summary.inputsChecked += UInt64(used) }
+      start += used
     }
     summary.resultDigest = digest
     partials[chunk] = summary
+  }
+
+  @inline(__always)
+  private func input(_ index: Int) -> Float {
+    Float(bitPattern: UInt32(truncatingIfNeeded: UInt64(index) * stride))
   }
 }
 
@@ -325,6 +404,11 @@ struct MathSweepSummary {
   var seconds = 0.0
   var nanosecondsPerCall = 0.0
   var nanosecondsPerElementBatched: Double?
+  /// Inputs on which the vector form was compared with the scalar function, and on how many
+  /// its bits differed (the first few listed).
+  var laneInputsChecked: UInt64 = 0
+  var laneDifferences: UInt64 = 0
+  var laneDifferenceInputs: [Float] = []
 
   static let listedMax = 12
   static let digestSeed: UInt64 = 0xCBF2_9CE4_8422_2325
@@ -358,10 +442,19 @@ struct MathSweepSummary {
     }
   }
 
+  mutating func addLaneDifference(_ input: Float) {
+    laneDifferences += 1
+    if laneDifferenceInputs.count < MathSweepSummary.listedMax { laneDifferenceInputs.append(input) }
+  }
+
   /// Adds `other`; on equal maximum error the earlier summary's input is kept, so merging
   /// chunks in order gives the same report for any thread count.
   mutating func merge(_ other: MathSweepSummary) {
     inputsChecked += other.inputsChecked
+    laneInputsChecked += other.laneInputsChecked
+    laneDifferences += other.laneDifferences
+    let laneRoom = max(0, MathSweepSummary.listedMax - laneDifferenceInputs.count)
+    laneDifferenceInputs.append(contentsOf: other.laneDifferenceInputs.prefix(laneRoom))
     if other.maxErrorULPs > maxErrorULPs {
       maxErrorULPs = other.maxErrorULPs
       maxErrorInput = other.maxErrorInput
@@ -378,6 +471,16 @@ struct MathSweepSummary {
       + pad(at, 31) + pad("\(notCorrectlyRounded)", 24) + pad(format(nanosecondsPerCall, digits: 2), 10)
       + pad(nanosecondsPerElementBatched.map { format($0, digits: 2) } ?? "-", 17)
       + pad(format(seconds, digits: 1), 10) + "0x" + String(resultDigest, radix: 16)
+  }
+
+  /// The vector form's comparison with the scalar function.
+  func lanesLine(name: String) -> String {
+    let listed = laneDifferenceInputs.map { "0x" + String($0.bitPattern, radix: 16) }.joined(separator: " ")
+    return pad(name, 6) + "vector forms (8 and 16 lanes) vs scalar: "
+      + "\(laneInputsChecked) inputs, \(laneDifferences) differing"
+      + (laneDifferences > 0 ? " (first: \(listed))" : "")
+      + (seconds > 0 ? ", \(format(seconds, digits: 1)) s" : "")
+      + ", scalar digest 0x" + String(resultDigest, radix: 16)
   }
 
   private func pad(_ text: String, _ width: Int) -> String {

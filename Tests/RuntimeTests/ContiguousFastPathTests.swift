@@ -3,9 +3,9 @@ import MuNetTestSupport
 import Testing
 
 /// The GELU (tanh form) backward and the softmax forward have a fast path for rows with unit
-/// column stride (separate, vectorisable passes through the buffer forms of `Elementary`). The
-/// column-major layout takes the plain per-element loop; both must give the same bits, on rows
-/// longer than one chunk (64) and with special values, in place as well as out of place.
+/// column stride (vectorised loops, `VectorisedKernelTests`). The column-major layout takes the
+/// plain per-element loop; both must give the same bits, on longer rows (64 and more) and with
+/// special values, in place as well as out of place.
 @Suite struct ContiguousFastPathTests {
   /// Random values in [-8, 8] with saturating, signed-zero, infinite and NaN entries mixed in.
   static func values(rows: Int, cols: Int, seed: UInt64) -> [[Float]] {

@@ -18,9 +18,35 @@ public enum CrossEntropyKernel {
   ///
   /// `logitsGradient` may be the same view as `logits`. `batchCount` is the number of rows the
   /// mean loss is taken over (normally `logits.rows`; larger when a batch is split).
+  ///
+  /// Rows with unit column stride compute step 2 a vector of lanes at a time (as
+  /// ``SoftmaxKernel/forward(_:into:rows:)`` does): the same bits as
+  /// ``scalarLossAndGradient(_:labels:losses:logitsGradient:batchCount:rows:)``.
   public static func lossAndGradient(
     _ logits: Matrix, labels: UnsafeBufferPointer<Int32>, losses: UnsafeMutableBufferPointer<Float>,
     logitsGradient: Matrix?, batchCount: Int, rows: Range<Int>
+  ) {
+    lossAndGradientRows(
+      logits, labels: labels, losses: losses, logitsGradient: logitsGradient, batchCount: batchCount,
+      rows: rows, vectorised: true)
+  }
+
+  /// The plain per-element form of ``lossAndGradient(_:labels:losses:logitsGradient:batchCount:rows:)``
+  /// (`exp` one element at a time): the definition of its bits, kept as the reference the
+  /// vectorised form is tested against.
+  public static func scalarLossAndGradient(
+    _ logits: Matrix, labels: UnsafeBufferPointer<Int32>, losses: UnsafeMutableBufferPointer<Float>,
+    logitsGradient: Matrix?, batchCount: Int, rows: Range<Int>
+  ) {
+    lossAndGradientRows(
+      logits, labels: labels, losses: losses, logitsGradient: logitsGradient, batchCount: batchCount,
+      rows: rows, vectorised: false)
+  }
+
+  @inline(__always)
+  static func lossAndGradientRows(
+    _ logits: Matrix, labels: UnsafeBufferPointer<Int32>, losses: UnsafeMutableBufferPointer<Float>,
+    logitsGradient: Matrix?, batchCount: Int, rows: Range<Int>, vectorised: Bool
   ) {
     checkArguments(logits, labels: labels, "softmaxCrossEntropy")
     KernelCheck.count(losses.count, logits.rows, "losses", "softmaxCrossEntropy")
@@ -28,22 +54,36 @@ public enum CrossEntropyKernel {
     precondition(batchCount >= 1, "softmaxCrossEntropy: batchCount must be positive")
     if let logitsGradient { KernelCheck.sameShape(logits, logitsGradient, "softmaxCrossEntropy") }
     let divisor = Float(batchCount)
+    let logitsContiguous = vectorised && logits.colStride == 1
     for i in rows {
       let label = checkedLabel(labels, row: i, classes: logits.cols)
-      let maximum = SoftmaxKernel.rowMaximum(logits, row: i)
+      let maximum = logitsContiguous
+        ? SoftmaxKernel.rowMaximumContiguous(logits.rowPointer(i), count: logits.cols)
+        : SoftmaxKernel.rowMaximum(logits, row: i)
       let labelLogit = logits[i, label]
       let total: Double
       if let gradient = logitsGradient {
         let gradientRow = gradient.rowPointer(i)
         let stride = gradient.colStride
-        total = SoftmaxKernel.exponentiateShifted(
-          logits, row: i, maximum: maximum, into: gradientRow, stride: stride)
+        if logitsContiguous && stride == 1 {
+          SoftmaxKernel.exponentiateShiftedContiguous(
+            logits.rowPointer(i), maximum: maximum, into: gradientRow, count: logits.cols)
+          var sum = 0.0
+          for j in 0..<logits.cols { sum += Double(gradientRow[j]) }
+          total = sum
+        } else {
+          total = SoftmaxKernel.exponentiateShifted(
+            logits, row: i, maximum: maximum, into: gradientRow, stride: stride)
+        }
         let sum = Float(total)
         for j in 0..<gradient.cols {
           let probability = gradientRow[j &* stride] / sum
           let target: Float = j == label ? 1 : 0
           gradientRow[j &* stride] = (probability - target) / divisor
         }
+      } else if logitsContiguous {
+        total = SoftmaxKernel.sumOfShiftedExponentialsContiguous(
+          logits.rowPointer(i), maximum: maximum, count: logits.cols)
       } else {
         total = sumOfShiftedExponentials(logits, row: i, maximum: maximum)
       }

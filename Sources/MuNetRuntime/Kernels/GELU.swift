@@ -32,7 +32,209 @@ public enum GELUKernel {
   static let p: Float = 0.3989422804014327
 
   /// `y = gelu(x)` for the rows in `rows`; `y` may be the same view as `x`.
+  ///
+  /// Rows with unit column stride take the vectorised loops (vectors of `Float` lanes at a
+  /// time, the remainder by the scalar expressions); each lane computes the documented
+  /// expression with the same operations as ``scalarForward(_:form:into:rows:)``, so the bits are
+  /// the same wherever an element falls (tests compare the two on every tail length).
   public static func forward(_ x: Matrix, form: GELUForm, into y: Matrix, rows: Range<Int>) {
+    KernelCheck.sameShape(x, y, "gelu")
+    KernelCheck.range(rows, within: y.rows, "gelu")
+    guard x.colStride == 1 && y.colStride == 1 else {
+      return scalarForward(x, form: form, into: y, rows: rows)
+    }
+    if let count = flatCount(rows, cols: y.cols, x, y, y) {
+      // Dense views: the rows are one run of memory.
+      forwardContiguous(x.rowPointer(rows.lowerBound), y.rowPointer(rows.lowerBound), count, form)
+      return
+    }
+    for i in rows { forwardContiguous(x.rowPointer(i), y.rowPointer(i), y.cols, form) }
+  }
+
+  /// `dx = dy * gelu'(x)` for the rows in `rows`; `x` is the forward input. `dx` may be the
+  /// same view as `dy` or `x`.
+  ///
+  /// Vectorised like ``forward(_:form:into:rows:)``; the same bits as
+  /// ``scalarBackward(_:outputGradient:form:into:rows:)``.
+  public static func backward(
+    _ x: Matrix, outputGradient dy: Matrix, form: GELUForm, into dx: Matrix, rows: Range<Int>
+  ) {
+    KernelCheck.sameShape(x, dx, "geluBackward")
+    KernelCheck.sameShape(dy, dx, "geluBackward")
+    KernelCheck.range(rows, within: dx.rows, "geluBackward")
+    guard x.colStride == 1 && dy.colStride == 1 && dx.colStride == 1 else {
+      return scalarBackward(x, outputGradient: dy, form: form, into: dx, rows: rows)
+    }
+    if let count = flatCount(rows, cols: dx.cols, x, dy, dx) {
+      let start = rows.lowerBound
+      backwardContiguous(x.rowPointer(start), dy.rowPointer(start), dx.rowPointer(start), count, form)
+      return
+    }
+    for i in rows {
+      backwardContiguous(x.rowPointer(i), dy.rowPointer(i), dx.rowPointer(i), dx.cols, form)
+    }
+  }
+
+  /// The element count of `rows` when all three views (unit column stride) store those rows
+  /// back to back, so they can be processed as one run; nil otherwise. Safe for in-place
+  /// calls: an output equal to an input view is the same run of memory.
+  @inline(__always)
+  static func flatCount(_ rows: Range<Int>, cols: Int, _ a: Matrix, _ b: Matrix, _ c: Matrix) -> Int? {
+    let dense = rows.count <= 1 || (a.rowStride == cols && b.rowStride == cols && c.rowStride == cols)
+    return dense ? rows.count &* cols : nil
+  }
+
+  // MARK: Vectorised loops
+
+  static func forwardContiguous(
+    _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int, _ form: GELUForm
+  ) {
+    switch form {
+    case .tanh: tanhForwardContiguous(x: x, y: y, count: count)
+    case .exact: exactForwardContiguous(x: x, y: y, count: count)
+    }
+  }
+
+  static func backwardContiguous(
+    _ x: UnsafeMutablePointer<Float>, _ dy: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+    _ count: Int, _ form: GELUForm
+  ) {
+    switch form {
+    case .tanh: tanhBackwardContiguous(x: x, dy: dy, dx: dx, count: count)
+    case .exact: exactBackwardContiguous(x: x, dy: dy, dx: dx, count: count)
+    }
+  }
+
+  /// ``tanhForm(_:)-(Float)`` over `count` contiguous elements: vectors of 16 lanes, then of
+  /// 8, then one element at a time. Each vector is read before it is written, so `y` may equal
+  /// `x`.
+  static func tanhForwardContiguous(
+    x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, count: Int
+  ) {
+    var j = ElementaryKernels.mapLanes(ElementaryKernels.WideLanes.self, x, y, from: 0, count: count) {
+      tanhForm($0)
+    }
+    j = ElementaryKernels.mapLanes(ElementaryKernels.HalfLanes.self, x, y, from: j, count: count) {
+      tanhForm($0)
+    }
+    while j < count {
+      y[j] = tanhForm(x[j])
+      j &+= 1
+    }
+  }
+
+  /// `dy * tanhFormDerivative(x)` over `count` contiguous elements, in vectors like
+  /// ``tanhForwardContiguous(x:y:count:)``. Each vector of `x` and `dy` is read before that
+  /// vector of `dx` is written, so `dx` may equal `x` or `dy`.
+  static func tanhBackwardContiguous(
+    x: UnsafeMutablePointer<Float>, dy: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>,
+    count: Int
+  ) {
+    var j = tanhBackwardLanes(ElementaryKernels.WideLanes.self, x: x, dy: dy, dx: dx, from: 0, count: count)
+    j = tanhBackwardLanes(ElementaryKernels.HalfLanes.self, x: x, dy: dy, dx: dx, from: j, count: count)
+    while j < count {
+      dx[j] = dy[j] * tanhFormDerivative(x[j])
+      j &+= 1
+    }
+  }
+
+  @inline(__always)
+  static func tanhBackwardLanes<Lanes: ElementaryLanes>(
+    _: Lanes.Type, x: UnsafeMutablePointer<Float>, dy: UnsafeMutablePointer<Float>,
+    dx: UnsafeMutablePointer<Float>, from start: Int, count: Int
+  ) -> Int {
+    var j = start
+    while j &+ Lanes.scalarCount <= count {
+      let v: Lanes = ElementaryKernels.loadLanes(x + j), g: Lanes = ElementaryKernels.loadLanes(dy + j)
+      ElementaryKernels.storeLanes(g * tanhFormDerivative(v), dx + j)
+      j &+= Lanes.scalarCount
+    }
+    return j
+  }
+
+  /// ``exactForm(_:)-(Float)`` over `count` contiguous elements: vectors of 8 lanes (the
+  /// fastest width for `erf`), then one element at a time (`y` may equal `x`).
+  static func exactForwardContiguous(
+    x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, count: Int
+  ) {
+    var j = ElementaryKernels.mapLanes(ElementaryKernels.ErfLanes.self, x, y, from: 0, count: count) {
+      exactForm($0)
+    }
+    while j < count {
+      y[j] = exactForm(x[j])
+      j &+= 1
+    }
+  }
+
+  /// `dy * exactFormDerivative(x)` over `count` contiguous elements, in vectors like
+  /// ``exactForwardContiguous(x:y:count:)`` (`dx` may equal `x` or `dy`).
+  static func exactBackwardContiguous(
+    x: UnsafeMutablePointer<Float>, dy: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>,
+    count: Int
+  ) {
+    var j = 0
+    while j &+ ElementaryKernels.ErfLanes.scalarCount <= count {
+      let v: ElementaryKernels.ErfLanes = ElementaryKernels.loadLanes(x + j)
+      let g: ElementaryKernels.ErfLanes = ElementaryKernels.loadLanes(dy + j)
+      ElementaryKernels.storeLanes(g * exactFormDerivative(v), dx + j)
+      j &+= ElementaryKernels.ErfLanes.scalarCount
+    }
+    while j < count {
+      dx[j] = dy[j] * exactFormDerivative(x[j])
+      j &+= 1
+    }
+  }
+
+  // MARK: Lane forms of the documented expressions
+  //
+  // The same Float operations in the same order as the scalar functions below, lane-wise
+  // (`Float` SIMD `+ - *` are the scalar IEEE operations per lane, never fused), with
+  // `Elementary`'s lane functions, which give each lane the scalar function's bits. The one
+  // branch, `sech2 == 0`, becomes a select of the two scalar outcomes: both are computed, and
+  // each lane keeps the one the scalar code would return (the other may be NaN; it is dropped).
+
+  @inline(__always)
+  static func tanhTerm<Lanes: ElementaryLanes>(_ x: Lanes) -> Lanes {
+    let cube = (x * x) * x
+    return Elementary.tanh(c * (x + k * cube))
+  }
+
+  @inline(__always)
+  static func tanhForm<Lanes: ElementaryLanes>(_ x: Lanes) -> Lanes {
+    let t = tanhTerm(x)
+    return (0.5 * x) * (1 + t)
+  }
+
+  @inline(__always)
+  static func tanhFormDerivative<Lanes: ElementaryLanes>(_ x: Lanes) -> Lanes {
+    let t = tanhTerm(x)
+    let sech2 = 1 - t * t
+    let saturated = 0.5 * (1 + t)
+    let innerSlope = c * (1 + threeK * (x * x))
+    let general = 0.5 * (1 + t) + (0.5 * x) * (sech2 * innerSlope)
+    return general.replacing(with: saturated, where: Lanes.lanesEqual(sech2, Lanes()))
+  }
+
+  @inline(__always)
+  static func exactForm<Lanes: ElementaryLanes>(_ x: Lanes) -> Lanes {
+    let e = Elementary.erf(x * s)
+    return (0.5 * x) * (1 + e)
+  }
+
+  @inline(__always)
+  static func exactFormDerivative<Lanes: ElementaryLanes>(_ x: Lanes) -> Lanes {
+    let e = Elementary.erf(x * s)
+    let exponent = -0.5 * (x * x)
+    let density = p * ElementaryKernels.settledNaN(exponent, ElementaryKernels.exp(exponent))
+    return 0.5 * (1 + e) + x * density
+  }
+
+  // MARK: Scalar reference
+
+  /// The plain per-element loop of ``forward(_:form:into:rows:)``: the definition of its bits,
+  /// kept as the reference the vectorised loops are tested against; also used for views whose
+  /// columns are strided.
+  public static func scalarForward(_ x: Matrix, form: GELUForm, into y: Matrix, rows: Range<Int>) {
     KernelCheck.sameShape(x, y, "gelu")
     KernelCheck.range(rows, within: y.rows, "gelu")
     for i in rows {
@@ -47,9 +249,9 @@ public enum GELUKernel {
     }
   }
 
-  /// `dx = dy * gelu'(x)` for the rows in `rows`; `x` is the forward input. `dx` may be the
-  /// same view as `dy` or `x`.
-  public static func backward(
+  /// The plain per-element loop of ``backward(_:outputGradient:form:into:rows:)`` (the
+  /// reference, as ``scalarForward(_:form:into:rows:)``).
+  public static func scalarBackward(
     _ x: Matrix, outputGradient dy: Matrix, form: GELUForm, into dx: Matrix, rows: Range<Int>
   ) {
     KernelCheck.sameShape(x, dx, "geluBackward")
@@ -60,12 +262,8 @@ public enum GELUKernel {
       let xStride = x.colStride, dyStride = dy.colStride, dxStride = dx.colStride
       switch form {
       case .tanh:
-        if xStride == 1 && dyStride == 1 && dxStride == 1 {
-          tanhBackwardContiguous(x: xRow, dy: dyRow, dx: dxRow, count: dx.cols)
-        } else {
-          for j in 0..<dx.cols {
-            dxRow[j &* dxStride] = dyRow[j &* dyStride] * tanhFormDerivative(xRow[j &* xStride])
-          }
+        for j in 0..<dx.cols {
+          dxRow[j &* dxStride] = dyRow[j &* dyStride] * tanhFormDerivative(xRow[j &* xStride])
         }
       case .exact:
         for j in 0..<dx.cols {
@@ -82,49 +280,10 @@ public enum GELUKernel {
     return (0.5 * x) * (1 + t)
   }
 
-  /// Chunk length of ``tanhBackwardContiguous(x:dy:dx:count:)`` (a stack buffer of this size).
-  static let backwardChunk = 64
-
-  /// The tanh-form backward over `count` contiguous elements, the same per element as
-  /// `dy * tanhFormDerivative(x)`: per chunk it first writes the tanh arguments
-  /// `c * (x + k * ((x * x) * x))` (the expression ``tanhTerm(_:)`` evaluates), takes their tanh
-  /// with the buffer form of ``Elementary/tanh(_:_:count:)`` (bit-identical to the scalar
-  /// form), then applies ``tanhFormDerivative(_:tanh:)``. Same operations on the same values,
-  /// so the same bits; separating the tanh loop lets the compiler vectorise it (profiled: the
-  /// fused scalar loop was 5× slower than the forward pass). Reads all inputs of a chunk before
-  /// writing its outputs, so `dx` may still alias `x` or `dy`.
-  static func tanhBackwardContiguous(
-    x: UnsafeMutablePointer<Float>, dy: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>,
-    count: Int
-  ) {
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * backwardChunk) { scratch in
-      let tanhs = scratch.baseAddress!, grads = tanhs + backwardChunk
-      var start = 0
-      while start < count {
-        let length = min(backwardChunk, count - start)
-        for j in 0..<length {
-          let value = x[start + j]
-          tanhs[j] = c * (value + k * ((value * value) * value))
-        }
-        Elementary.tanh(tanhs, tanhs, count: length)
-        for j in 0..<length {
-          grads[j] = dy[start + j] * tanhFormDerivative(x[start + j], tanh: tanhs[j])
-        }
-        (dx + start).update(from: grads, count: length)
-        start += length
-      }
-    }
-  }
-
-  /// The derivative of ``tanhForm(_:)`` at `x` (the documented expression).
+  /// The derivative of ``tanhForm(_:)-(Float)`` at `x` (the documented expression).
   @inline(__always)
   public static func tanhFormDerivative(_ x: Float) -> Float {
-    tanhFormDerivative(x, tanh: tanhTerm(x))
-  }
-
-  /// The derivative of ``tanhForm(_:)`` at `x` given `t = tanhTerm(x)`.
-  @inline(__always)
-  static func tanhFormDerivative(_ x: Float, tanh t: Float) -> Float {
+    let t = tanhTerm(x)
     let sech2 = 1 - t * t
     // Where tanh has saturated the second term is exactly 0; computing it anyway would give
     // 0 · ∞ = NaN once x * x overflows (|x| > 1.8e19).
@@ -140,7 +299,7 @@ public enum GELUKernel {
     return (0.5 * x) * (1 + e)
   }
 
-  /// The derivative of ``exactForm(_:)`` at `x` (the documented expression).
+  /// The derivative of ``exactForm(_:)-(Float)`` at `x` (the documented expression).
   @inline(__always)
   public static func exactFormDerivative(_ x: Float) -> Float {
     let e = Elementary.erf(x * s)

@@ -32,11 +32,19 @@ public enum Elementary {
   }
 
   /// e^x for `count` elements of `input`, written to `output` (which may equal `input`).
-  /// Bit-identical to ``exp(_:)`` for every element.
+  /// Bit-identical to ``exp(_:)-(Float)`` for every element: whole vectors of 16 and then 8
+  /// lanes by ``exp(_:)-(Lanes)``, the remainder by the scalar function.
   @inlinable
   public static func exp(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int) {
     precondition(count >= 0)
-    for index in 0..<count { output[index] = ElementaryKernels.settledNaN(input[index], ElementaryKernels.exp(input[index])) }
+    var index = ElementaryKernels.mapLanes(
+      ElementaryKernels.WideLanes.self, input, output, from: 0, count: count) { Elementary.exp($0) }
+    index = ElementaryKernels.mapLanes(
+      ElementaryKernels.HalfLanes.self, input, output, from: index, count: count) { Elementary.exp($0) }
+    while index < count {
+      output[index] = Elementary.exp(input[index])
+      index &+= 1
+    }
   }
 
   /// Natural logarithm. `log(±0) == -infinity`, `log(1) == +0`, `log(+infinity) == +infinity`,
@@ -54,11 +62,19 @@ public enum Elementary {
   }
 
   /// tanh for `count` elements of `input`, written to `output` (which may equal `input`).
-  /// Bit-identical to ``tanh(_:)`` for every element.
+  /// Bit-identical to ``tanh(_:)-(Float)`` for every element: whole vectors of 16 and then 8
+  /// lanes by ``tanh(_:)-(Lanes)``, the remainder by the scalar function.
   @inlinable
   public static func tanh(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int) {
     precondition(count >= 0)
-    for index in 0..<count { output[index] = ElementaryKernels.settledNaN(input[index], ElementaryKernels.tanh(input[index])) }
+    var index = ElementaryKernels.mapLanes(
+      ElementaryKernels.WideLanes.self, input, output, from: 0, count: count) { Elementary.tanh($0) }
+    index = ElementaryKernels.mapLanes(
+      ElementaryKernels.HalfLanes.self, input, output, from: index, count: count) { Elementary.tanh($0) }
+    while index < count {
+      output[index] = Elementary.tanh(input[index])
+      index &+= 1
+    }
   }
 
   /// The error function: odd, `erf(±0) == ±0`, `erf(±infinity) == ±1`, NaN gives NaN.
@@ -66,6 +82,22 @@ public enum Elementary {
   @inlinable
   public static func erf(_ x: Float) -> Float {
     ElementaryKernels.settledNaN(x, ElementaryKernels.erf(x))
+  }
+
+  /// erf for `count` elements of `input`, written to `output` (which may equal `input`).
+  /// Bit-identical to ``erf(_:)-(Float)`` for every element: whole vectors of 8 lanes by
+  /// ``erf(_:)-(Lanes)``, the remainder by the scalar function.
+  @inlinable
+  public static func erf(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int) {
+    precondition(count >= 0)
+    var index = ElementaryKernels.mapLanes(
+      ElementaryKernels.ErfLanes.self, input, output, from: 0, count: count) { Elementary.erf($0) }
+    index = ElementaryKernels.mapLanes(
+      ElementaryKernels.HalfLanes.self, input, output, from: index, count: count) { Elementary.erf($0) }
+    while index < count {
+      output[index] = Elementary.erf(input[index])
+      index &+= 1
+    }
   }
 
   /// Cosine of x radians, for every finite `Float` x (the argument is reduced exactly, with
@@ -79,7 +111,31 @@ public enum Elementary {
 
 /// The implementations behind ``Elementary``, visible to other modules only through its
 /// `@inlinable` functions.
-@usableFromInline enum ElementaryKernels {}
+@usableFromInline enum ElementaryKernels {
+  /// The widths the buffer forms and the kernels use, the fastest measured on the project
+  /// machine (spec/math.md, "Vectorised forms"): 16 lanes for `exp` and `tanh` (and the GELU
+  /// tanh form and softmax built on them), 8 for `erf` (the exact GELU form); a remainder of 8
+  /// or more after the wide vectors takes one 8-lane vector.
+  @usableFromInline typealias WideLanes = SIMD16<Float>
+  @usableFromInline typealias HalfLanes = SIMD8<Float>
+  @usableFromInline typealias ErfLanes = SIMD8<Float>
+
+  /// `output[j] = transform(input[j...])` for whole vectors of `Lanes` from `start` on; returns
+  /// the index after the last one. Each vector is read before it is written, so `output` may
+  /// equal `input`.
+  @inlinable @inline(__always)
+  static func mapLanes<Lanes: ElementaryLanes>(
+    _: Lanes.Type, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, from start: Int,
+    count: Int, _ transform: (Lanes) -> Lanes
+  ) -> Int {
+    var index = start
+    while index &+ Lanes.scalarCount <= count {
+      storeLanes(transform(loadLanes(input + index)), output + index)
+      index &+= Lanes.scalarCount
+    }
+    return index
+  }
+}
 
 extension ElementaryKernels {
   /// a * b + c with one rounding: the only operation besides `+ - * /` the polynomials use.

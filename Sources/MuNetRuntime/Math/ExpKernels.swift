@@ -9,6 +9,20 @@ extension ElementaryKernels {
   /// leaves that integer in the low bits of the bit pattern.
   @usableFromInline static let roundingShift: Double = 0x1.8p52
 
+  // g(r) = g0 + g1 r + ... + g10 r^10 of ``expm1Polynomial(_:)`` (shared with the SIMD form,
+  // ExpKernelsSIMD.swift, so both evaluate the same polynomial).
+  @usableFromInline static let expm1G0: Double = 0x1.0000000000000p-1
+  @usableFromInline static let expm1G1: Double = 0x1.5555555555557p-3
+  @usableFromInline static let expm1G2: Double = 0x1.5555555555556p-5
+  @usableFromInline static let expm1G3: Double = 0x1.11111111100dfp-7
+  @usableFromInline static let expm1G4: Double = 0x1.6c16c16c162d6p-10
+  @usableFromInline static let expm1G5: Double = 0x1.a01a01abe62ddp-13
+  @usableFromInline static let expm1G6: Double = 0x1.a01a01a6d7808p-16
+  @usableFromInline static let expm1G7: Double = 0x1.71de0237564cap-19
+  @usableFromInline static let expm1G8: Double = 0x1.27e4db67b42a6p-22
+  @usableFromInline static let expm1G9: Double = 0x1.af4ddd849d43dp-26
+  @usableFromInline static let expm1G10: Double = 0x1.1f72fc73175a9p-29
+
   /// e^y - 1 for |y| ≤ 128 (NaN passes through), as (2^k, e^r - 1) with y = k ln 2 + r.
   ///
   /// k = round(y / ln 2); r = y - k ln 2 is formed with two fused multiply-adds (ln 2 in two
@@ -33,14 +47,14 @@ extension ElementaryKernels {
     let r2 = r * r
     let r4 = r2 * r2
     let r8 = r4 * r4
-    let g01 = mulAdd(0x1.5555555555557p-3, r, 0x1.0000000000000p-1)
-    let g23 = mulAdd(0x1.11111111100dfp-7, r, 0x1.5555555555556p-5)
-    let g45 = mulAdd(0x1.a01a01abe62ddp-13, r, 0x1.6c16c16c162d6p-10)
-    let g67 = mulAdd(0x1.71de0237564cap-19, r, 0x1.a01a01a6d7808p-16)
-    let g89 = mulAdd(0x1.af4ddd849d43dp-26, r, 0x1.27e4db67b42a6p-22)
+    let g01 = mulAdd(expm1G1, r, expm1G0)
+    let g23 = mulAdd(expm1G3, r, expm1G2)
+    let g45 = mulAdd(expm1G5, r, expm1G4)
+    let g67 = mulAdd(expm1G7, r, expm1G6)
+    let g89 = mulAdd(expm1G9, r, expm1G8)
     let g0to3 = mulAdd(g23, r2, g01)
     let g4to7 = mulAdd(g67, r2, g45)
-    let g8to10 = mulAdd(0x1.1f72fc73175a9p-29, r2, g89)
+    let g8to10 = mulAdd(expm1G10, r2, g89)
     let g = mulAdd(g8to10, r8, mulAdd(g4to7, r4, g0to3))
     return mulAdd(r2, g, r)
   }
