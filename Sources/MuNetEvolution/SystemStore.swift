@@ -35,13 +35,15 @@ public final class SystemStore {
   public var journalPath: String { directory + "/" + Self.journalName }
   public func componentPath(_ id: Int) -> String { directory + "/" + Self.componentsFolder + "/\(id).safetensors" }
 
-  /// A store for a new system in `directory`, which must not exist or be empty.
+  /// A store for a new system in `directory`, which must not exist, be empty, or hold only
+  /// what an interrupted creation leaves (``holdsInterruptedCreation(_:)``), which is
+  /// overwritten.
   public static func create(directory: String) throws(EvolutionError) -> SystemStore {
     if FileSystemAccess.exists(directory) {
       guard FileSystemAccess.isDirectory(directory) else {
         throw .directory(path: directory, problem: "exists and is not a directory")
       }
-      guard FileSystemAccess.entries(directory).isEmpty else {
+      guard FileSystemAccess.entries(directory).isEmpty || holdsInterruptedCreation(directory) else {
         throw .directory(
           path: directory, problem: "is not empty and holds no munet system (no \(manifestName)); choose a new --out")
       }
@@ -53,6 +55,23 @@ public final class SystemStore {
       throw .directory(path: directory, problem: "cannot be created: \(error)")
     }
     return SystemStore(directory: directory)
+  }
+
+  /// Whether `directory` holds only the leftovers of a creation killed before its first commit
+  /// (the manifest): no manifest; nothing but the components folder, the journal, the
+  /// telemetry and temporary files of atomic writes; in the components folder nothing but
+  /// component files and their temporary files. Such a directory is created again from the
+  /// start, so rerunning the command that was interrupted works.
+  public static func holdsInterruptedCreation(_ directory: String) -> Bool {
+    let names = FileSystemAccess.entries(directory)
+    guard !names.contains(manifestName), names.contains(componentsFolder) else { return false }
+    let leftovers = [componentsFolder, journalName, telemetryName] + [manifestName, journalName, telemetryName]
+      .map { "." + $0 + ".tmp" }
+    guard names.allSatisfy(leftovers.contains),
+          FileSystemAccess.isDirectory(directory + "/" + componentsFolder) else { return false }
+    return FileSystemAccess.entries(directory + "/" + componentsFolder).allSatisfy { name in
+      name.hasSuffix(".safetensors") || (name.hasPrefix(".") && name.hasSuffix(".safetensors.tmp"))
+    }
   }
 
   /// Whether `directory` holds a system (a manifest).
