@@ -26,7 +26,8 @@ enum FaultInjection {
     var killAt: Int?
     if let text = environment[killVariable] {
       guard let value = Int(text), value >= 1 else {
-        FileHandle.standardError.write(Data("munet: \(killVariable) must be a positive integer, not '\(text)'\n".utf8))
+        FileHandle.standardError.write(
+          Data("munet: \(killVariable) must be a positive integer, not '\(text)'\n".utf8))
         exit(64)
       }
       killAt = value

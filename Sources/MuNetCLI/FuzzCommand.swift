@@ -28,7 +28,8 @@ struct FuzzParsersCommand: ParsableCommand {
 
   @Option(help: "Inputs in total.") var iterations = 10_000
   @Option(help: "Seed of the inputs.") var seed: UInt64 = 0
-  @Option(help: "Only this target (repeatable): \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")).")
+  @Option(
+    help: "Only this target (repeatable): \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")).")
   var target: [String] = []
   @Option(help: "Scratch directory (default: a new one under /dev/shm or the temporary directory).")
   var scratch: String?
@@ -38,6 +39,10 @@ struct FuzzParsersCommand: ParsableCommand {
   var reproduce: String?
   @Option(help: "With --reproduce: the input's variant.") var variant = 0
   @Flag(help: "With --reproduce: reseal the system files around the input.") var reseal = false
+  @Option(help: "Run only input N of the campaign (same --seed, --iterations, --target), keep it in SCRATCH.")
+  var input: Int?
+  @Option(help: "Write the seed inputs to DIR/<target>/ (a corpus for scripts/libfuzzer.sh) and stop.")
+  var writeSeeds: String?
 
   func validate() throws {
     for name in target where FuzzTarget(rawValue: name) == nil {
@@ -56,9 +61,30 @@ struct FuzzParsersCommand: ParsableCommand {
       system = try AuditSystem.build(in: directory + "/audit-system")
     }
     let fuzzer = try ParserFuzzer(seed: seed, scratch: directory, system: system)
+    if let writeSeeds {
+      for target in targets {
+        let folder = writeSeeds + "/" + target.rawValue
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for (index, seed) in (fuzzer.seeds[target] ?? []).enumerated() {
+          try ScratchFiles.write(seed.bytes, to: folder + "/seed\(index)")
+        }
+      }
+      print("seed inputs written to \(writeSeeds)")
+      if scratch == nil { ScratchFiles.remove(directory) }
+      return
+    }
+    if let input {
+      let target = targets[input % targets.count]
+      let fuzzInput = fuzzer.makeInput(target: target, iteration: input)
+      try ScratchFiles.write(fuzzInput.bytes, to: directory + "/input-\(input)")
+      print("input \(input) (\(target.rawValue), variant \(fuzzInput.variant)\(fuzzInput.reseal ? ", resealed" : "")) "
+            + "in \(directory)/input-\(input): \(try fuzzer.reproduce(fuzzInput, target: target))")
+      return
+    }
     if let reproduce {
       let input = FuzzInput(bytes: try ScratchFiles.read(reproduce), variant: variant, reseal: reseal)
       print("\(targets[0].rawValue): \(try fuzzer.reproduce(input, target: targets[0]))")
+      if scratch == nil { ScratchFiles.remove(directory) }
       return
     }
     print("munet fuzz parsers: \(iterations) inputs, seed \(seed), scratch \(directory)")
@@ -68,19 +94,24 @@ struct FuzzParsersCommand: ParsableCommand {
     }
     let seconds = Double(munet_monotonic_ns() - start) / 1e9
     print(Self.table(fuzzer.counts, targets: targets))
-    print("total \(iterations) inputs in \(String(format: "%.1f", seconds)) s, crashes 0, hangs 0, "
-          + "peak RSS \(munet_peak_rss_bytes() >> 20) MiB")
+    print(
+      "total \(iterations) inputs in \(String(format: "%.1f", seconds)) s, crashes 0, hangs 0, "
+        + "peak RSS \(munet_peak_rss_bytes() >> 20) MiB")
     let violations = fuzzer.counts.values.flatMap(\.violations)
     for violation in violations.prefix(20) { print("violation: \(violation)") }
     if violations.isEmpty { ScratchFiles.remove(directory) } else { throw ExitCode(1) }
   }
 
   static func table(_ counts: [FuzzTarget: FuzzCounts], targets: [FuzzTarget]) -> String {
-    var lines = ["| target | inputs | accepted | rejected | violations | slowest (ms) |", "|---|---:|---:|---:|---:|---:|"]
+    var lines = [
+      "| target | inputs | accepted | rejected | violations | slowest (ms) |",
+      "|---|---:|---:|---:|---:|---:|",
+    ]
     for target in targets {
       let count = counts[target] ?? FuzzCounts()
-      lines.append("| \(target.rawValue) | \(count.inputs) | \(count.accepted) | \(count.rejected) | "
-                   + "\(count.violations.count) | \(String(format: "%.1f", 1000 * count.slowestSeconds)) |")
+      lines.append(
+        "| \(target.rawValue) | \(count.inputs) | \(count.accepted) | \(count.rejected) | "
+          + "\(count.violations.count) | \(String(format: "%.1f", 1000 * count.slowestSeconds)) |")
     }
     return lines.joined(separator: "\n")
   }
@@ -114,26 +145,32 @@ struct FuzzStorageCommand: ParsableCommand {
     let directory = try scratch ?? ScratchFiles.makeDirectory("storage-faults")
     let start = munet_monotonic_ns()
     let system = try AuditSystem.build(in: directory + "/audit-system")
-    print("munet fuzz storage: seed \(seed), audit system of \(system.snapshots.count) commits and "
-          + "\(system.writeSteps.count) write steps, digest \(system.finalDigest)")
+    print(
+      "munet fuzz storage: seed \(seed), audit system of \(system.snapshots.count) commits and "
+        + "\(system.writeSteps.count) write steps, digest \(system.finalDigest)")
     let campaign = StorageFaultCampaign(system: system, scratch: directory, seed: seed)
     try campaign.runAtRest(count: faults)
     try campaign.runDuringCommits(sample: Int(commitTrials))
     let seconds = Double(munet_monotonic_ns() - start) / 1e9
     print(Self.table(campaign))
     let verdicts = StorageFaultCampaign.Verdict.allCases.map { "\($0.rawValue) \(campaign.count($0))" }
-    print("injected \(campaign.injected): \(verdicts.joined(separator: ", ")) in \(String(format: "%.1f", seconds)) s")
+    print(
+      "injected \(campaign.injected): \(verdicts.joined(separator: ", ")) in \(String(format: "%.1f", seconds)) s"
+    )
     for finding in campaign.findings.prefix(30) { print("undetected: \(finding)") }
     if campaign.findings.isEmpty { ScratchFiles.remove(directory) } else { throw ExitCode(1) }
   }
 
   static func table(_ campaign: StorageFaultCampaign) -> String {
     let verdicts = StorageFaultCampaign.Verdict.allCases
-    var lines = ["| fault | injected | " + verdicts.map(\.rawValue).joined(separator: " | ") + " |",
-                 "|---|---:|" + String(repeating: "---:|", count: verdicts.count)]
+    var lines = [
+      "| fault | injected | " + verdicts.map(\.rawValue).joined(separator: " | ") + " |",
+      "|---|---:|" + String(repeating: "---:|", count: verdicts.count),
+    ]
     for (kind, tally) in campaign.tallies.sorted(by: { $0.key < $1.key }) {
-      lines.append("| \(kind) | \(tally.injected) | "
-                   + verdicts.map { String(tally.verdicts[$0] ?? 0) }.joined(separator: " | ") + " |")
+      lines.append(
+        "| \(kind) | \(tally.injected) | "
+          + verdicts.map { String(tally.verdicts[$0] ?? 0) }.joined(separator: " | ") + " |")
     }
     return lines.joined(separator: "\n")
   }
@@ -148,7 +185,8 @@ enum Watchdog {
         guard let running = progress.running else { continue }
         let seconds = Double(munet_monotonic_ns() - running.start) / 1e9
         if seconds > hangSeconds {
-          let message = "munet fuzz: HANG: input \(running.iteration) of \(running.target.rawValue) runs for "
+          let message =
+            "munet fuzz: HANG: input \(running.iteration) of \(running.target.rawValue) runs for "
             + "\(Int(seconds)) s; it is in \(scratch)/current-input (see current-input.txt)\n"
           munet_exit_with_message(message, 3)
         }

@@ -124,11 +124,13 @@ public struct ComponentFactory: Sendable {
         throw .file(path: source, problem: "tensor \(tensor) is missing")
       }
       guard shape == expected(shape[axis]) else {
-        throw .file(path: source, problem: "tensor \(tensor) has shape \(shape), expected \(expected(shape[axis]))")
+        let problem = "tensor \(tensor) has shape \(shape), expected \(expected(shape[axis]))"
+        throw .file(path: source, problem: problem)
       }
       return shape[axis]
     }
-    let tokenCount = kind == .positionEmbedding ? try dim("posembed_input/pos_embedding", 1) { [1, $0, width] } : 1
+    let tokenCount =
+      kind == .positionEmbedding ? try dim("posembed_input/pos_embedding", 1) { [1, $0, width] } : 1
     let adapterDim: Int
     if case .adapter(let index) = kind {
       adapterDim = try dim("residual_adapter_\(index)/Dense_1/kernel", 1) { [width, $0] }
@@ -197,6 +199,12 @@ public enum ComponentFile {
     guard file.metadata("munet.format") == formatName, file.metadata("munet.component") == expectedName else {
       throw .file(path: source, problem: "not the \(formatName) file of component \(expectedName)")
     }
-    return try factory.load(file, name: expectedName, source: source)
+    let component = try factory.load(file, name: expectedName, source: source)
+    // Only the canonical bytes: equal parameters have one file and one digest (a valid file
+    // with other spacing, order or metadata would give the same values another identity).
+    guard encode(component) == bytes else {
+      throw .file(path: source, problem: "is not the canonical \(formatName) file of its values")
+    }
+    return component
   }
 }

@@ -83,7 +83,8 @@ extension EvolutionConfig {
       typealias Limits = ModelFile.ConfigLimits
       let patchMax = Self.imageSizeMax
       check((1...patchMax).contains(root.patchSize), "root: patch_size must be in 1...\(patchMax)")
-      check((1...Limits.channelsMax).contains(root.channels), "root: channels must be in 1...\(Limits.channelsMax)")
+      check((1...Limits.channelsMax).contains(root.channels),
+            "root: channels must be in 1...\(Limits.channelsMax)")
       check((1...Limits.widthMax).contains(root.width), "root: width must be in 1...\(Limits.widthMax)")
       check(root.heads >= 1 && root.heads <= root.width && root.width % root.heads == 0,
             "root: heads must divide width")
@@ -95,7 +96,7 @@ extension EvolutionConfig {
     check((1...10_000).contains(training.validations), "training.validations must be in 1...10000")
     check(training.trainExamplesPerValidationMax >= 1, "training.train_examples_per_validation_max must be ≥ 1")
     check(training.validationExamplesMax >= 1, "training.validation_examples_max must be ≥ 1")
-    check(training.maxGradientNorm > 0 && training.maxGradientNorm.isFinite, "training.max_gradient_norm must be > 0")
+    check(training.maxGradientNormMicros > 0, "training.max_gradient_norm must be > 0")
     check(immutabilityExamples >= 1, "immutability_examples must be ≥ 1")
     check(score.sizeBaseMicros > 0 && score.sizeBaseMicros <= 1_000_000, "score.size_base must be in (0, 1]")
     check(score.flopsBaseMicros > 0 && score.flopsBaseMicros <= 1_000_000, "score.flops_base must be in (0, 1]")
@@ -194,7 +195,9 @@ extension EvolutionConfig {
         ("validations", .integer(Int64(training.validations))),
         ("train_examples_per_validation_max", .integer(Int64(training.trainExamplesPerValidationMax))),
         ("validation_examples_max", .integer(Int64(training.validationExamplesMax))),
-        ("max_gradient_norm", .number(JSONDecimal(Double(training.maxGradientNorm))!)),
+        // The decimal as read. Written from the Float, 0.1 became 0.10000000149011612: more
+        // than six decimals, which the reader refuses, so such a run could not be resumed.
+        ("max_gradient_norm", decimal(training.maxGradientNormMicros)),
         ("tie_rule", .string(training.tieRule.rawValue)),
       ]))),
       ("mutation", .object(JSONObject([
@@ -344,7 +347,7 @@ struct ConfigReader {
       ?? training.validationExamplesMax
     if let norm = object["max_gradient_norm"] {
       if let micros = HyperValue.parse(norm, kind: .decimal)?.micros {
-        training.maxGradientNorm = Float(Double(micros) / 1e6)
+        training.maxGradientNormMicros = micros
       } else {
         problems.append("training.max_gradient_norm must be a number")
       }

@@ -170,7 +170,8 @@ enum ManifestCodec {
       guard let task = state.taskInfo(config.tasks[cursor.taskIndex].name) else {
         throw .format("the task in progress is not among the system's tasks")
       }
-      for id in state.population where state.path(id).task != task.name || state.path(id).classCount != task.classCount {
+      for id in state.population
+      where state.path(id).task != task.name || state.path(id).classCount != task.classCount {
         throw .format("population path \(id) does not belong to the task in progress")
       }
     }
@@ -209,8 +210,9 @@ enum ManifestCodec {
     // an earlier stage may exceed this stage's ranges, never the domain).
     var domain = config
     domain.layersMax = EvolutionConfig.layersMaxLimit
-    for key in HyperKey.allCases where !EvolutionConfig.valueIsValid(hyperparameters[key], key: key, config: domain) {
-      throw .format("path \(id): hyperparameter \(key.rawValue) = \(hyperparameters[key]) is outside its domain")
+    for key in HyperKey.allCases
+    where !EvolutionConfig.valueIsValid(hyperparameters[key], key: key, config: domain) {
+      throw .format("path \(id): hyperparameter \(key.rawValue) = \(hyperparameters[key]) is outside its range")
     }
     let classCount = try item.int("class_count")
     guard classCount <= classCountMax else { throw .format("path \(id): class_count above \(classCountMax)") }

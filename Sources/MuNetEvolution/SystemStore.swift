@@ -65,8 +65,8 @@ public final class SystemStore {
   public static func holdsInterruptedCreation(_ directory: String) -> Bool {
     let names = FileSystemAccess.entries(directory)
     guard !names.contains(manifestName), names.contains(componentsFolder) else { return false }
-    let leftovers = [componentsFolder, journalName, telemetryName] + [manifestName, journalName, telemetryName]
-      .map { "." + $0 + ".tmp" }
+    let temporaries = [manifestName, journalName, telemetryName].map { "." + $0 + ".tmp" }
+    let leftovers = [componentsFolder, journalName, telemetryName] + temporaries
     guard names.allSatisfy(leftovers.contains),
           FileSystemAccess.isDirectory(directory + "/" + componentsFolder) else { return false }
     return FileSystemAccess.entries(directory + "/" + componentsFolder).allSatisfy { name in

@@ -36,7 +36,8 @@ func everyStorageFaultIsDetectedOrHarmless() throws {
   #expect(campaign.count(.undetected) == 0)
   // The campaign exercises every outcome: refusals naming the file, damage outside what is
   // read, and runs that resume from a rolled-back or interrupted commit.
-  #expect(campaign.count(.detected) > 500 && campaign.count(.unaffected) > 50 && campaign.count(.recovered) > 5)
+  #expect(
+    campaign.count(.detected) > 500 && campaign.count(.unaffected) > 50 && campaign.count(.recovered) > 5)
   for kind in StorageFaultCampaign.restKinds {
     #expect(campaign.tallies.keys.contains { $0.hasPrefix(kind + " ") }, "no \(kind) fault was injected")
   }

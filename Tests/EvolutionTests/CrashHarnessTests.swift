@@ -53,13 +53,15 @@ private struct EvolveRun {
   /// Manifest renames the process completed (a step was started after them).
   var completedCommits: Int {
     steps.indices.filter { index in
-      steps[index].step == "rename" && steps[index].target.hasSuffix("/manifest.json") && index + 1 < steps.count
+      steps[index].step == "rename" && steps[index].target.hasSuffix("/manifest.json")
+        && index + 1 < steps.count
     }.count
   }
 }
 
 private func evolve(
-  _ executable: String, config: String, out: String, log: String, killAtWrite: Int? = nil, killAfter: Double? = nil
+  _ executable: String, config: String, out: String, log: String, killAtWrite: Int? = nil,
+  killAfter: Double? = nil
 ) throws -> EvolveRun {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: executable)
@@ -90,8 +92,11 @@ private func evolve(
     if fields.count == 3 { steps.append((fields[1], fields[2])) }
   }
   let killed = process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
-  return EvolveRun(killed: killed, status: process.terminationStatus, output: output, steps: steps, seconds: seconds)
+  return EvolveRun(
+    killed: killed, status: process.terminationStatus, output: output, steps: steps, seconds: seconds)
 }
+
+private let checkpointFiles = ["manifest.json", "journal.jsonl", "components/"]
 
 @Test(.timeLimit(.minutes(3)))
 func killedEvolutionsResumeToTheUninterruptedDigest() throws {
@@ -102,7 +107,8 @@ func killedEvolutionsResumeToTheUninterruptedDigest() throws {
   let config = scratch + "/crash.json"
   try crashConfig.write(toFile: config, atomically: true, encoding: .utf8)
 
-  let reference = try evolve(executable, config: config, out: scratch + "/reference", log: scratch + "/reference.log")
+  let reference = try evolve(
+    executable, config: config, out: scratch + "/reference", log: scratch + "/reference.log")
   let referenceDigest = try #require(reference.digest, "the reference run failed: \(reference.output)")
   let commitEnds = reference.steps.indices.filter {
     reference.steps[$0].step == "rename" && reference.steps[$0].target.hasSuffix("/manifest.json")
@@ -123,9 +129,19 @@ func killedEvolutionsResumeToTheUninterruptedDigest() throws {
       let done = commits == 0 ? 0 : commitEnds[min(commits, commitEnds.count) - 1]
       let remaining = max(1, reference.steps.count - done)
       let wantKill = chainKills < 6 && kills.count < killsWanted
-      let byWriteStep = random.nextBool(numerator: 1, denominator: 2)
-      let killAtWrite = wantKill && byWriteStep ? 1 + random.nextInt(below: remaining) : nil
-      let killAfter = wantKill && !byWriteStep
+      // A chain's first process starts from nothing, so it takes the reference's steps: its
+      // first kill goes to a step of the manifest, the journal or a component file in turn.
+      let first = chainKills == 0
+      let byWriteStep = first || random.nextBool(numerator: 1, denominator: 2)
+      let fileSteps = reference.steps.indices.filter {
+        reference.steps[$0].target.contains(checkpointFiles[chain % 3])
+      }
+      let killAtWrite =
+        !wantKill || !byWriteStep
+        ? nil
+        : first ? 1 + fileSteps[random.nextInt(below: fileSteps.count)] : 1 + random.nextInt(below: remaining)
+      let killAfter =
+        wantKill && !byWriteStep
         ? reference.seconds * Double(remaining) / Double(reference.steps.count) * random.nextDouble() : nil
       let run = try evolve(
         executable, config: config, out: out, log: scratch + "/chain\(chain).log", killAtWrite: killAtWrite,
@@ -133,22 +149,32 @@ func killedEvolutionsResumeToTheUninterruptedDigest() throws {
       if run.killed {
         chainKills += 1
         commits += run.completedCommits
-        let at = run.steps.last.map { "\($0.step) \($0.target.replacingOccurrences(of: out + "/", with: ""))" } ?? "start"
+        let at =
+          run.steps.last.map { "\($0.step) \($0.target.replacingOccurrences(of: out + "/", with: ""))" }
+          ?? "start"
         kills.append("chain \(chain) \(byWriteStep ? "write-step \(killAtWrite!)" : "time"): \(at)")
         if byWriteStep { kinds.writeStep += 1 } else { kinds.time += 1 }
         continue
       }
-      #expect(run.status == 0, "chain \(chain) failed after \(chainKills) kills: \(run.output)\n\(kills.suffix(chainKills))")
-      #expect(run.digest == referenceDigest, "chain \(chain) resumed to another digest after kills \(kills.suffix(chainKills))")
+      #expect(
+        run.status == 0,
+        "chain \(chain) failed after \(chainKills) kills: \(run.output)\n\(kills.suffix(chainKills))")
+      #expect(
+        run.digest == referenceDigest,
+        "chain \(chain) resumed to another digest after kills \(kills.suffix(chainKills))")
       break
     }
   }
-  print("crash harness: \(kills.count) kills in \(chain) chains (\(kinds.time) time, \(kinds.writeStep) write-step)")
+  print(
+    "crash harness: \(kills.count) kills in \(chain) chains (\(kinds.time) time, \(kinds.writeStep) write-step)"
+  )
   #expect(kills.count >= 32, "only \(kills.count) kills landed")
   #expect(kinds.time >= 5 && kinds.writeStep >= 5, "kill kinds: \(kinds)")
-  // Some write-step kills must land in each kind of checkpoint file.
-  for file in ["manifest.json", "journal.jsonl", "components/"] {
-    #expect(kills.contains { $0.contains("write-step") && $0.contains(file) }, "no write-step kill in \(file): \(kills)")
+  // Write-step kills landed in each kind of checkpoint file.
+  for file in checkpointFiles {
+    #expect(
+      kills.contains { $0.contains("write-step") && $0.contains(file) },
+      "no write-step kill in \(file): \(kills)")
   }
 }
 
@@ -170,7 +196,8 @@ func killedEvolutionsResumeToTheUninterruptedDigest() throws {
     }
   }
   #expect(!SystemStore.holdsSystem(directory) && SystemStore.holdsInterruptedCreation(directory))
-  let (state, _, resumed) = try SystemBuilder.prepare(config: config, directory: directory, from: nil, run: run)
+  let (state, _, resumed) = try SystemBuilder.prepare(
+    config: config, directory: directory, from: nil, run: run)
   #expect(!resumed && state.pathIDs == [0])
   #expect(SystemStore.holdsSystem(directory))
 

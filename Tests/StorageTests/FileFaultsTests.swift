@@ -52,7 +52,8 @@ func aFailingWriteStepThrowsItAndLeavesTheOldContentOrTheNew(step: FileStep) thr
     try AtomicFile.write(bytes, to: path)
   }
   #expect(try readFile(path, limitBytes: 1000) == Array(bytes.prefix(37)))
-  try FileFaults.with(only(.writeTemporary, of: path, .flipBit(bitIndex: 8 * 10 + 3))) { () throws(StorageError) in
+  try FileFaults.with(only(.writeTemporary, of: path, .flipBit(bitIndex: 8 * 10 + 3))) {
+    () throws(StorageError) in
     try AtomicFile.write(bytes, to: path)
   }
   var flipped = bytes
@@ -81,8 +82,11 @@ func aFailingReadStepThrowsIt(step: FileStep) throws {
   let directory = try scratchDirectory()
   defer { try? FileManager.default.removeItem(atPath: directory) }
   let child = directory + "/child"
-  #expect(throws: StorageError.system(target: child, step: .createDirectory, file: child, errorNumber: ENOSPC)) {
-    try FileFaults.with(only(.createDirectory, of: child, .fail(errorNumber: ENOSPC))) { () throws(StorageError) in
+  #expect(
+    throws: StorageError.system(target: child, step: .createDirectory, file: child, errorNumber: ENOSPC)
+  ) {
+    try FileFaults.with(only(.createDirectory, of: child, .fail(errorNumber: ENOSPC))) {
+      () throws(StorageError) in
       try FileSystemAccess.makeDirectory(child)
     }
   }

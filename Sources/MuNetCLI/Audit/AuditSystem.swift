@@ -60,14 +60,17 @@ struct AuditSystem: @unchecked Sendable {
     let recorder = StepRecorder(directory: directory)
     var snapshots: [Snapshot] = []
     try FileFaults.with(recorder.hook) { () throws -> Void in
-      let (state, store, _) = try SystemBuilder.prepare(config: config, directory: directory, from: nil, run: runFacts)
-      snapshots.append(Snapshot(files: try ScratchFiles.readTree(directory), digest: digest(state, store, config)))
+      let (state, store, _) = try SystemBuilder.prepare(
+        config: config, directory: directory, from: nil, run: runFacts)
+      snapshots.append(
+        Snapshot(files: try ScratchFiles.readTree(directory), digest: digest(state, store, config)))
       recorder.commit = snapshots.count
       let evolver = Evolver(config: config, state: state, store: store, compute: Compute(tier: .reference))
       var failure: Error?
       evolver.stopAfterCommit = { _ in
         do {
-          snapshots.append(Snapshot(files: try ScratchFiles.readTree(directory), digest: digest(state, store, config)))
+          snapshots.append(
+            Snapshot(files: try ScratchFiles.readTree(directory), digest: digest(state, store, config)))
           recorder.commit = snapshots.count
         } catch {
           failure = error
@@ -82,7 +85,8 @@ struct AuditSystem: @unchecked Sendable {
 
   /// Resumes (or creates anew) the run in `directory` and runs it to the end: its final digest.
   static func resume(_ directory: String, config: EvolutionConfig) throws -> String {
-    let (state, store, _) = try SystemBuilder.prepare(config: config, directory: directory, from: nil, run: runFacts)
+    let (state, store, _) = try SystemBuilder.prepare(
+      config: config, directory: directory, from: nil, run: runFacts)
     if !state.cursor.finished {
       try Evolver(config: config, state: state, store: store, compute: Compute(tier: .reference)).run()
     }
@@ -127,7 +131,8 @@ final class StepRecorder: @unchecked Sendable {
 enum ScratchFiles {
   /// A fresh empty directory under `parent` (default: /dev/shm when it exists, a RAM disk).
   static func makeDirectory(_ label: String, parent: String? = nil) throws -> String {
-    let base = parent ?? (FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory())
+    let base =
+      parent ?? (FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory())
     let path = base + "/munet-\(label)-\(getpid())-\(UUID().uuidString.prefix(8))"
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
@@ -147,14 +152,18 @@ enum ScratchFiles {
     defer { close(descriptor) }
     var offset = 0
     while offset < bytes.count {
-      let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, bytes.count - offset) }
+      let written = bytes.withUnsafeBytes {
+        Glibc.write(descriptor, $0.baseAddress! + offset, bytes.count - offset)
+      }
       guard written > 0 else { throw ScratchError(path: path, step: "write") }
       offset += written
     }
   }
 
   static func read(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else { throw ScratchError(path: path, step: "read") }
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw ScratchError(path: path, step: "read")
+    }
     return [UInt8](data)
   }
 
@@ -164,7 +173,9 @@ enum ScratchFiles {
     guard let names = FileManager.default.enumerator(atPath: directory) else { return files }
     while let name = names.nextObject() as? String {
       var isDirectory: ObjCBool = false
-      if FileManager.default.fileExists(atPath: directory + "/" + name, isDirectory: &isDirectory), !isDirectory.boolValue {
+      if FileManager.default.fileExists(atPath: directory + "/" + name, isDirectory: &isDirectory),
+        !isDirectory.boolValue
+      {
         files[name] = try read(directory + "/" + name)
       }
     }

@@ -80,7 +80,8 @@ struct FuzzMutator {
     }
     let candidates: [UInt64] = [
       all, all >> 1, (all >> 1) &+ 1, 0, 1, current &+ 1, current &- 1, current &* 2, current &* 1000,
-      UInt64(bytes.count), UInt64(bytes.count) &+ 1, UInt64(SafeTensors.headerBytesMax) &+ 1, 1 << 31, 1 << 32,
+      UInt64(bytes.count), UInt64(bytes.count) &+ 1, UInt64(SafeTensors.headerBytesMax) &+ 1, 1 << 31,
+      1 << 32,
       stream.nextUInt64(),
     ]
     let value = pick(candidates) & all
@@ -133,9 +134,13 @@ struct FuzzMutator {
     paths.append(prefix)
     switch value {
     case .array(let elements):
-      for index in elements.indices { collectPaths(elements[index], prefix: prefix + [.index(index)], into: &paths) }
+      for index in elements.indices {
+        collectPaths(elements[index], prefix: prefix + [.index(index)], into: &paths)
+      }
     case .object(let object):
-      for member in object.members { collectPaths(member.value, prefix: prefix + [.key(member.key)], into: &paths) }
+      for member in object.members {
+        collectPaths(member.value, prefix: prefix + [.key(member.key)], into: &paths)
+      }
     default: break
     }
   }
@@ -164,7 +169,9 @@ struct FuzzMutator {
       }
       return .array(elements)
     case (.key(let key), .object(var object)):
-      object.set(key, last && replacement == nil ? nil : replace(object[key]!, at: path.dropFirst(), with: replacement))
+      object.set(
+        key, last && replacement == nil ? nil : replace(object[key]!, at: path.dropFirst(), with: replacement)
+      )
       return .object(object)
     default: return value
     }
@@ -174,7 +181,11 @@ struct FuzzMutator {
     switch below(12) {
     case 0: return isRoot ? .null : nil  // remove the member or element
     case 1: return .null
-    case 2: return pick([.bool(true), .string(""), .string("x"), .string("../../etc/passwd"), .array([]), .object(JSONObject())])
+    case 2:
+      return pick([
+        .bool(true), .string(""), .string("x"), .string("../../etc/passwd"), .array([]),
+        .object(JSONObject()),
+      ])
     case 3: return .integer(pick([0, -1, 1, Int64.max, Int64.min, 1 << 31, 1 << 32, 65_536, 1_000_000_000]))
     case 4: return .number(JSONDecimal(exactly: pick(["0.5", "1e300", "-1.5", "1e-300", "0.0000001"]))!)
     case 5:  // nudge an integer

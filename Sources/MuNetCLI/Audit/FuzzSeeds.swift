@@ -11,22 +11,33 @@ import MuNetTraining
 extension ParserFuzzer {
   func makeSeeds() throws {
     let idxImages = IDXFormat.encodeImages(Self.ramp(48), count: 3, shape: ImageShape(height: 4, width: 4))
-    let idxColour = IDXFormat.encodeImages(Self.ramp(36), count: 2, shape: ImageShape(height: 3, width: 3, channels: 2))
+    let idxColour = IDXFormat.encodeImages(
+      Self.ramp(36), count: 2, shape: ImageShape(height: 3, width: 3, channels: 2))
     let idxLabels = IDXFormat.encodeLabels([0, 1, 2, 1, 0])
     seeds[.idxImages] = [(idxImages, Self.idxFields(rank: 3)), (idxColour, Self.idxFields(rank: 4))]
     seeds[.idxLabels] = [(idxLabels, Self.idxFields(rank: 1))]
 
     let npyU1 = NPYFormat.encode(descr: "|u1", shape: [3, 4, 4], data: Self.ramp(48))
-    let npyF4 = NPYFormat.encode(descr: "<f4", shape: [2, 3, 3], data: Self.floats((0..<18).map { Float($0) / 18 }))
-    let npyF8 = NPYFormat.encode(descr: "<f8", shape: [2, 2, 2, 1], data: (0..<8).flatMap { index in
-      withUnsafeBytes(of: (Double(index) * 30).bitPattern.littleEndian) { Array($0) }
-    })
+    let npyF4 = NPYFormat.encode(
+      descr: "<f4", shape: [2, 3, 3], data: Self.floats((0..<18).map { Float($0) / 18 }))
+    let npyF8 = NPYFormat.encode(
+      descr: "<f8", shape: [2, 2, 2, 1],
+      data: (0..<8).flatMap { index in
+        withUnsafeBytes(of: (Double(index) * 30).bitPattern.littleEndian) { Array($0) }
+      })
     let labelsU1 = NPYFormat.encode(descr: "|u1", shape: [5], data: [0, 1, 2, 1, 0])
     let labelsI4 = NPYFormat.encode(descr: "<i4", shape: [3], data: [1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0])
-    let labelsI8 = NPYFormat.encode(descr: "<i8", shape: [2], data: [3] + [UInt8](repeating: 0, count: 7) + [1] + [UInt8](repeating: 0, count: 7))
+    let labelsI8 = NPYFormat.encode(
+      descr: "<i8", shape: [2],
+      data: [3] + [UInt8](repeating: 0, count: 7) + [1] + [UInt8](repeating: 0, count: 7))
     let npyFields = [LengthField(offset: 8, width: 2, order: .little)]
-    seeds[.npyImages] = [(npyU1, npyFields), (npyF4, npyFields), (npyF8, npyFields), (Self.npyVersion2(npyU1), Self.npy2Fields)]
-    seeds[.npyLabels] = [(labelsU1, npyFields), (labelsI4, npyFields), (labelsI8, npyFields), (Self.npyVersion2(labelsI4), Self.npy2Fields)]
+    seeds[.npyImages] = [
+      (npyU1, npyFields), (npyF4, npyFields), (npyF8, npyFields), (Self.npyVersion2(npyU1), Self.npy2Fields),
+    ]
+    seeds[.npyLabels] = [
+      (labelsU1, npyFields), (labelsI4, npyFields), (labelsI8, npyFields),
+      (Self.npyVersion2(labelsI4), Self.npy2Fields),
+    ]
 
     seeds[.csv] = [
       (Array("p0,p1,p2,p3,label\n0,255,3,4,1\n10,20,30,40,0\n1,2,3,4,2\n".utf8), []),
@@ -44,7 +55,8 @@ extension ParserFuzzer {
     let canonicalConfig = try AuditSystem.parsedConfig().json.canonicalBytes
     seeds[.config] = [(configBytes, []), (canonicalConfig, [])]
     seeds[.json] = [
-      (configBytes, []), (Array(#"{"a":[1,2.5e-3,-0,"\u00e9\ud83d\ude00",true,null],"b":{"c":"\\\"/"}}"#.utf8), []),
+      (configBytes, []),
+      (Array(#"{"a":[1,2.5e-3,-0,"\u00e9\ud83d\ude00",true,null],"b":{"c":"\\\"/"}}"#.utf8), []),
       (tensors[8..<min(tensors.count, 8 + 120)].map { $0 }, []),
     ]
     if let system {
@@ -91,11 +103,13 @@ extension ParserFuzzer {
     return try a.withUnsafeBufferPointer { a in
       try b.withUnsafeBufferPointer { b in
         try c.withUnsafeBufferPointer { c in
-          try SafeTensors.encode([
-            .init(name: "layer/kernel", shape: [2, 3], values: a), .init(name: "layer/bias", shape: [4], values: b),
-            .init(name: "scalar", shape: [], values: c),
-            .init(name: "empty", shape: [0, 5], values: UnsafeBufferPointer(start: nil, count: 0)),
-          ], metadata: ["note": "seed", "munet.format": "other"], source: "seed")
+          try SafeTensors.encode(
+            [
+              .init(name: "layer/kernel", shape: [2, 3], values: a),
+              .init(name: "layer/bias", shape: [4], values: b),
+              .init(name: "scalar", shape: [], values: c),
+              .init(name: "empty", shape: [0, 5], values: UnsafeBufferPointer(start: nil, count: 0)),
+            ], metadata: ["note": "seed", "munet.format": "other"], source: "seed")
         }
       }
     }
@@ -146,18 +160,25 @@ extension ParserFuzzer {
   static func resealJournal(_ manifest: [UInt8], _ journal: [UInt8]) -> [UInt8] {
     guard case .object(var object)? = try? JSONValue.parse(manifest) else { return manifest }
     let lines = journal.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
-    object.set("journal", .object(JSONObject([
-      ("bytes", .integer(Int64(journal.count))), ("lines", .integer(Int64(lines))),
-      ("sha256", .string(SHA256.hash(journal).hex)),
-    ])))
+    object.set(
+      "journal",
+      .object(
+        JSONObject([
+          ("bytes", .integer(Int64(journal.count))), ("lines", .integer(Int64(lines))),
+          ("sha256", .string(SHA256.hash(journal).hex)),
+        ])))
     return sealManifest(JSONValue.object(object).canonicalBytes)
   }
 
   /// The manifest re-sealed with the digest of `component` for the component file `name`.
   static func resealComponent(_ manifest: [UInt8], name: String, _ component: [UInt8]) -> [UInt8] {
-    guard case .object(var object)? = try? JSONValue.parse(manifest), case .object(var state)? = object["state"],
-          case .array(var components)? = state["components"] else { return manifest }
-    let id = name.dropFirst(SystemStore.componentsFolder.count + 1).split(separator: ".").first.flatMap { Int64($0) }
+    guard case .object(var object)? = try? JSONValue.parse(manifest),
+      case .object(var state)? = object["state"],
+      case .array(var components)? = state["components"]
+    else { return manifest }
+    let id = name.dropFirst(SystemStore.componentsFolder.count + 1).split(separator: ".").first.flatMap {
+      Int64($0)
+    }
     for index in components.indices {
       guard case .object(var entry) = components[index], entry["id"]?.integerValue == id else { continue }
       entry.set("sha256", .string(SHA256.hash(component).hex))
@@ -170,8 +191,10 @@ extension ParserFuzzer {
 
   /// A model file with `munet.sha256` recomputed over its data section.
   static func sealModel(_ bytes: [UInt8]) -> [UInt8] {
-    guard let (header, data) = safetensorsHeader(bytes), case .object(var object)? = try? JSONValue.parse(header),
-          case .object(var metadata)? = object["__metadata__"] else { return bytes }
+    guard let (header, data) = safetensorsHeader(bytes),
+      case .object(var object)? = try? JSONValue.parse(header),
+      case .object(var metadata)? = object["__metadata__"]
+    else { return bytes }
     metadata.set(ModelFile.checksumKey, .string(SHA256.hash(data).hex))
     object.set("__metadata__", .object(metadata))
     return safetensorsBytes(header: JSONValue.object(object).canonicalBytes, data: data)

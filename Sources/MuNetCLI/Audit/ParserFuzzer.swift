@@ -134,13 +134,18 @@ final class ParserFuzzer {
       guard let json = try? JSONValue.parse(base.bytes) else { break }
       return input(mutator.mutate(json).canonicalBytes + (target == .manifest ? [0x0A] : []))
     case 2...6 where target == .safetensors || target == .model || target == .component:
-      guard let header = Self.safetensorsHeader(base.bytes), let json = try? JSONValue.parse(header.json) else { break }
+      guard let header = Self.safetensorsHeader(base.bytes), let json = try? JSONValue.parse(header.json)
+      else { break }
       var mutated = json
       // Aim at the metadata half the time (the model's configuration, the format names).
-      if mutator.chance(1, in: 2), case .object(var object) = json, var metadata = object["__metadata__"]?.objectValue,
-         !metadata.members.isEmpty {
+      if mutator.chance(1, in: 2), case .object(var object) = json,
+        var metadata = object["__metadata__"]?.objectValue,
+        !metadata.members.isEmpty
+      {
         let member = mutator.pick(metadata.members)
-        if member.key == ModelFile.configKey, let config = try? JSONValue.parse(member.value.stringValue ?? "") {
+        if member.key == ModelFile.configKey,
+          let config = try? JSONValue.parse(member.value.stringValue ?? "")
+        {
           metadata.set(member.key, .string(mutator.mutate(config).canonicalText))
         } else {
           metadata.set(member.key, mutator.mutate(member.value))
@@ -175,7 +180,8 @@ final class ParserFuzzer {
 
   private func record(_ input: FuzzInput, target: FuzzTarget, iteration: Int) throws {
     try ScratchFiles.write(input.bytes, to: scratch + "/current-input")
-    let text = "munet fuzz parsers --reproduce \(scratch)/current-input --target \(target.rawValue) "
+    let text =
+      "munet fuzz parsers --reproduce \(scratch)/current-input --target \(target.rawValue) "
       + "--variant \(input.variant)\(input.reseal ? " --reseal" : "")  # seed \(seed) input \(iteration)\n"
     try ScratchFiles.write(Array(text.utf8), to: scratch + "/current-input.txt")
   }
@@ -223,7 +229,8 @@ final class ParserFuzzer {
     let loaded: LoadedImages
     do { loaded = try body() } catch { return .rejected }
     guard loaded.count > 0, loaded.pixels.count == loaded.count * loaded.shape.elementCount else {
-      return .violation("accepted images with \(loaded.pixels.count) values for \(loaded.count) × \(loaded.shape)")
+      return .violation(
+        "accepted images with \(loaded.pixels.count) values for \(loaded.count) × \(loaded.shape)")
     }
     return .accepted
   }
@@ -231,10 +238,14 @@ final class ParserFuzzer {
   /// The dataset folder with file `position` (train images, train labels, test images, test
   /// labels) replaced by the input.
   private func runDataset(_ input: [UInt8], position: Int) throws -> FuzzOutcome {
-    let names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    let names = [
+      "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+      "t10k-labels-idx1-ubyte",
+    ]
     try FileManager.default.createDirectory(atPath: datasetPath, withIntermediateDirectories: true)
     for (index, name) in names.enumerated() {
-      try ScratchFiles.write(index == position ? input : Self.datasetFiles[index], to: datasetPath + "/" + name)
+      try ScratchFiles.write(
+        index == position ? input : Self.datasetFiles[index], to: datasetPath + "/" + name)
     }
     let splits: DatasetSplits
     do { splits = try DatasetLoader.load(path: datasetPath) } catch { return .rejected }
@@ -258,7 +269,8 @@ final class ParserFuzzer {
       }
     }
     guard 4 * total == input.count - file.dataStart else {
-      return .violation("accepted tensors covering \(4 * total) of \(input.count - file.dataStart) data bytes")
+      return .violation(
+        "accepted tensors covering \(4 * total) of \(input.count - file.dataStart) data bytes")
     }
     return .accepted
   }
@@ -307,7 +319,9 @@ final class ParserFuzzer {
       let names = files.keys.filter { $0.hasPrefix(SystemStore.componentsFolder + "/") }.sorted()
       let name = names[fuzzInput.variant % names.count]
       files[name] = input
-      if fuzzInput.reseal { files[SystemStore.manifestName] = Self.resealComponent(manifest, name: name, input) }
+      if fuzzInput.reseal {
+        files[SystemStore.manifestName] = Self.resealComponent(manifest, name: name, input)
+      }
     }
     try ScratchFiles.writeTree(files, to: systemPath)
     let opened: (SystemStore, SystemState, EvolutionConfig)

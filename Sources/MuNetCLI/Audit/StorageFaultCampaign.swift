@@ -75,8 +75,15 @@ final class StorageFaultCampaign {
       let commit = random.nextInt(below: system.snapshots.count)
       let snapshot = system.snapshots[commit]
       let previous = commit > 0 ? system.snapshots[commit - 1].files : [:]
-      let names = snapshot.files.keys.sorted()
-      let name = names[random.nextInt(below: names.count)]
+      // The manifest, the journal or a component file with equal chance (there are many
+      // more components), then which component.
+      let components = snapshot.files.keys.filter { $0.hasPrefix(SystemStore.componentsFolder + "/") }.sorted()
+      let name: String
+      switch random.nextInt(below: 3) {
+      case 0: name = SystemStore.manifestName
+      case 1: name = SystemStore.journalName
+      default: name = components[random.nextInt(below: components.count)]
+      }
       let kind = Self.restKinds[random.nextInt(below: Self.restKinds.count)]
       var files = snapshot.files
       let original = files[name]!
@@ -100,7 +107,10 @@ final class StorageFaultCampaign {
         files[name] = bytes
       case "delete": files[name] = nil
       case "empty": files[name] = []
-      case "append": files[name] = original + (0..<(1 + random.nextInt(below: 64))).map { _ in UInt8(truncatingIfNeeded: random.nextUInt32()) }
+      case "append":
+        files[name] =
+          original
+          + (0..<(1 + random.nextInt(below: 64))).map { _ in UInt8(truncatingIfNeeded: random.nextUInt32()) }
       case "previous-version": files[name] = previous[name] ?? []
       default: readFailure = directory + "/" + name
       }
@@ -136,8 +146,10 @@ final class StorageFaultCampaign {
     }
     let (store, state, config) = opened
     let digest = AuditSystem.digest(state, store, config)
-    for id in state.componentIDs where SHA256.hash(ComponentFile.encode(state.component(id).component)).hex
-      != state.component(id).digest {
+    for id in state.componentIDs
+    where SHA256.hash(ComponentFile.encode(state.component(id).component)).hex
+      != state.component(id).digest
+    {
       return (.undetected, "component \(id) has values its digest does not match")
     }
     if digest == expected { return (.unaffected, "") }
@@ -147,7 +159,10 @@ final class StorageFaultCampaign {
     do {
       let final = try AuditSystem.resume(directory, config: system.config)
       guard final == system.finalDigest else {
-        return (.undetected, "rolled back to an earlier commit, resumed to \(final), uninterrupted \(system.finalDigest)")
+        return (
+          .undetected,
+          "rolled back to an earlier commit, resumed to \(final), uninterrupted \(system.finalDigest)"
+        )
       }
       return (.recovered, "")
     } catch {
@@ -162,10 +177,14 @@ final class StorageFaultCampaign {
 
   // MARK: During a commit
 
-  static let commitKinds = ["fail", "crash", "tear", "flip"]
+  /// `fail`: the step fails (EIO) and the run stops with the error. `crash`: the process dies
+  /// there (the step and every later one fail). `tear`, `flip`: the write of the bytes keeps a
+  /// prefix or flips a bit, reports success, and the process dies at its next operation.
+  /// `tear-continue`, `flip-continue`: the same damage from a lying disk, and the run goes on.
+  static let commitKinds = ["fail", "crash", "tear", "flip", "tear-continue", "flip-continue"]
 
-  /// One trial per write step of the run and kind (`fail` and `crash` at every step, `tear`
-  /// and `flip` at every write of file bytes), or `sample` of them drawn with the seed.
+  /// One trial per write step of the run and kind (`fail` and `crash` at every step, the
+  /// others at every write of file bytes), or `sample` of them drawn with the seed.
   func runDuringCommits(sample: Int? = nil) throws {
     var trials: [(step: Int, kind: String)] = []
     for step in system.writeSteps.indices {
@@ -179,7 +198,9 @@ final class StorageFaultCampaign {
       random.shuffle(&trials)
       trials = Array(trials.prefix(sample))
     }
-    for (index, trial) in trials.enumerated() { try runTrial(step: trial.step, kind: trial.kind, index: index) }
+    for (index, trial) in trials.enumerated() {
+      try runTrial(step: trial.step, kind: trial.kind, index: index)
+    }
   }
 
   /// The run from scratch with write step `step` (an index into ``AuditSystem/writeSteps``)
@@ -189,14 +210,16 @@ final class StorageFaultCampaign {
     ScratchFiles.remove(directory)
     var random = StreamKey(seed: seed).child("storage-commit-trial").child("trial", index).stream
     let faulted = system.writeSteps[step]
-    let size = system.snapshots[min(faulted.commit, system.snapshots.count - 1)].files[faulted.name]?.count ?? 0
+    let size =
+      system.snapshots[min(faulted.commit, system.snapshots.count - 1)].files[faulted.name]?.count ?? 0
     let fault: FileFault
     switch kind {
     case "fail", "crash": fault = .fail(errorNumber: kind == "fail" ? EIO : ECANCELED)
-    case "tear": fault = .tear(keptBytes: random.nextInt(below: max(1, size)))
+    case "tear", "tear-continue": fault = .tear(keptBytes: random.nextInt(below: max(1, size)))
     default: fault = .flipBit(bitIndex: random.nextInt(below: max(1, 8 * size)))
     }
-    let injector = CommitFaultInjector(directory: directory, step: step, fault: fault, crashes: kind != "fail")
+    let crashes = kind != "fail" && !kind.hasSuffix("-continue")
+    let injector = CommitFaultInjector(directory: directory, step: step, fault: fault, crashes: crashes)
     let label = "\(kind) \(faulted.step) \(Self.fileClass(faulted.name))"
     let context = "step \(step + 1) (\(faulted.step) \(faulted.name))"
     do {
@@ -229,8 +252,9 @@ final class StorageFaultCampaign {
     // Then the run resumes to the uninterrupted digest.
     do {
       let final = try AuditSystem.resume(directory, config: system.config)
-      record(label, final == system.finalDigest ? .recovered : .undetected,
-             "\(context): resumed to \(final), uninterrupted \(system.finalDigest)")
+      record(
+        label, final == system.finalDigest ? .recovered : .undetected,
+        "\(context): resumed to \(final), uninterrupted \(system.finalDigest)")
     } catch {
       let message = "\(error)"
       record(label, named(message) ? .detected : .undetected, "\(context): resume failed: \(message)")
