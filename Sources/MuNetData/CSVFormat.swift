@@ -12,8 +12,9 @@
 /// - Pixel maximum: the declared one, or else inferred: 1 when every pixel is ≤ 1, 16 when
 ///   the pixels are integers ≤ 16 (UCI optdigits' 17 grey levels), otherwise 255.
 ///
-/// Every row must have as many columns as the first; the number of values (rows × pixel
-/// columns) is checked against ``LoadLimits/elementsMax`` before the value arrays are allocated.
+/// Every row must have as many columns as the first (checked for all rows first, so the value
+/// count is bounded by the file's length); the number of values (rows × pixel columns) is
+/// checked against ``LoadLimits/elementsMax`` before the value arrays are allocated.
 public enum CSVFormat {
   /// Images and labels of the CSV file at `path`.
   public static func read(
@@ -38,6 +39,15 @@ public enum CSVFormat {
       throw DataError(file: path, problem: .badImageShape("\(columns) column: need pixels and a label"))
     }
     let shape = try imageShape(pixelColumns: columns - 1, declared: declaredShape, file: path)
+    // Every row must have the first row's columns before the values are allocated: then the
+    // value count is bounded by the text's length (each value needs its comma), whatever the
+    // first row claims.
+    for line in lines {
+      let count = 1 + text[line.range].reduce(0) { $0 + ($1 == UInt8(ascii: ",") ? 1 : 0) }
+      guard count == columns else {
+        throw DataError(file: path, problem: .raggedRow(line: line.number, columns: count, expected: columns))
+      }
+    }
     let elements = try DataChecks.elementCount([lines.count, columns - 1], file: path, limits: limits)
     var values = [Float](repeating: 0, count: elements)
     var labels = [Int32](repeating: 0, count: lines.count)

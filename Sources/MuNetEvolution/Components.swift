@@ -115,20 +115,29 @@ public struct ComponentFactory: Sendable {
     _ file: SafeTensorsFile, name: String, source: String, onlyThisComponent: Bool = true
   ) throws(EvolutionError) -> any ViTComponent {
     guard let kind = Kind(name: name) else { throw .file(path: source, problem: "unknown component name \(name)") }
-    func dim(_ tensor: String, _ axis: Int) throws(EvolutionError) -> Int {
+    let width = architecture.width
+    // A size the architecture does not fix is read from one tensor's shape; that whole shape
+    // is checked before the component is built, so the file holds (almost) as many values as
+    // the component allocates: a header cannot claim a size its data does not have.
+    func dim(_ tensor: String, _ axis: Int, shape expected: (Int) -> [Int]) throws(EvolutionError) -> Int {
       guard let shape = file.tensor(named: tensor)?.shape, axis < shape.count else {
         throw .file(path: source, problem: "tensor \(tensor) is missing")
       }
+      guard shape == expected(shape[axis]) else {
+        let problem = "tensor \(tensor) has shape \(shape), expected \(expected(shape[axis]))"
+        throw .file(path: source, problem: problem)
+      }
       return shape[axis]
     }
-    let tokenCount = kind == .positionEmbedding ? try dim("posembed_input/pos_embedding", 1) : 1
+    let tokenCount =
+      kind == .positionEmbedding ? try dim("posembed_input/pos_embedding", 1) { [1, $0, width] } : 1
     let adapterDim: Int
     if case .adapter(let index) = kind {
-      adapterDim = try dim("residual_adapter_\(index)/Dense_1/kernel", 1)
+      adapterDim = try dim("residual_adapter_\(index)/Dense_1/kernel", 1) { [width, $0] }
     } else {
       adapterDim = 1
     }
-    let classCount = kind == .head ? try dim("head/bias", 0) : 1
+    let classCount = kind == .head ? try dim("head/kernel", 1) { [width, $0] } : 1
     guard tokenCount >= 1, tokenCount <= 1 << 20, adapterDim >= 1, adapterDim <= 65_536,
           classCount >= 1, classCount <= 1_000_000 else {
       throw .file(path: source, problem: "tensor shapes out of range")
@@ -190,6 +199,12 @@ public enum ComponentFile {
     guard file.metadata("munet.format") == formatName, file.metadata("munet.component") == expectedName else {
       throw .file(path: source, problem: "not the \(formatName) file of component \(expectedName)")
     }
-    return try factory.load(file, name: expectedName, source: source)
+    let component = try factory.load(file, name: expectedName, source: source)
+    // Only the canonical bytes: equal parameters have one file and one digest (a valid file
+    // with other spacing, order or metadata would give the same values another identity).
+    guard encode(component) == bytes else {
+      throw .file(path: source, problem: "is not the canonical \(formatName) file of its values")
+    }
+    return component
   }
 }

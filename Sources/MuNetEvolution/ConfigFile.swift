@@ -1,3 +1,4 @@
+import MuNetData
 import MuNetModel
 import MuNetStorage
 import MuNetTraining
@@ -9,7 +10,9 @@ import MuNetTraining
 extension EvolutionConfig {
   public static let fileBytesMax = 1 << 20
 
-  /// Reads and checks the configuration file at `path`.
+  /// Reads and checks the configuration file at `path`: everything ``parse(_:source:)`` checks,
+  /// and that every task's dataset can be found (``datasetProblems()``), all reported at once
+  /// before any work starts.
   public static func load(path: String) throws(EvolutionError) -> EvolutionConfig {
     let bytes: [UInt8]
     do { bytes = try readFile(path, limitBytes: fileBytesMax) } catch {
@@ -19,19 +22,43 @@ extension EvolutionConfig {
     do { json = try JSONValue.parse(bytes) } catch {
       throw .file(path: path, problem: "not valid JSON: \(error)")
     }
-    return try parse(json, source: path)
+    let (config, problems) = read(json)
+    let all = problems + (config?.datasetProblems() ?? [])
+    guard let config, all.isEmpty else { throw .config(source: path, problems: all) }
+    return config
   }
 
-  /// The configuration in `json`; `source` names it in errors. Every problem is reported at once.
+  /// The configuration in `json`; `source` names it in errors. Every problem is reported at once:
+  /// the keys, types and values the reader refuses, then every setting out of its range.
   public static func parse(_ json: JSONValue, source: String) throws(EvolutionError) -> EvolutionConfig {
-    var reader = ConfigReader()
-    let config = reader.read(json)
-    guard let config, reader.problems.isEmpty else {
-      throw .config(source: source, problems: reader.problems.isEmpty ? ["unreadable"] : reader.problems)
-    }
-    let problems = config.problems()
-    guard problems.isEmpty else { throw .config(source: source, problems: problems) }
+    let (config, problems) = read(json)
+    guard let config, problems.isEmpty else { throw .config(source: source, problems: problems) }
     return config
+  }
+
+  /// The configuration in `json` (nil when it is not an object) and every problem found.
+  private static func read(_ json: JSONValue) -> (EvolutionConfig?, [String]) {
+    var reader = ConfigReader()
+    guard let config = reader.read(json) else {
+      return (nil, reader.problems.isEmpty ? ["unreadable"] : reader.problems)
+    }
+    return (config, reader.problems + config.problems())
+  }
+
+  /// The tasks whose dataset cannot be found: a registered name whose files are missing, or a
+  /// path that does not exist (the files themselves are read and checked when a task starts).
+  public func datasetProblems(locations: DataLocations = .fromEnvironment()) -> [String] {
+    var found: [String] = []
+    for task in tasks {
+      if let dataset = DatasetRegistry.named(task.name) {
+        if !DatasetRegistry.isPresent(dataset, in: locations) {
+          found.append("tasks: the files of dataset '\(task.name)' are missing (scripts/fetch-data)")
+        }
+      } else if !task.name.isEmpty && !FileSystemAccess.exists(task.name) {
+        found.append("tasks: '\(task.name)' is neither a registered dataset nor an existing file or folder")
+      }
+    }
+    return found
   }
 
   /// Everything wrong with the settings (empty when valid).
@@ -48,20 +75,28 @@ extension EvolutionConfig {
     check((1...1000).contains(rounds), "rounds must be in 1...1000")
     check((1...100_000).contains(generations), "generations must be in 1...100000")
     check((1...1024).contains(childrenPerGeneration), "children_per_generation must be in 1...1024")
-    check((0...64).contains(layersMax), "layers_max must be in 0...64")
+    check((0...Self.layersMaxLimit).contains(layersMax), "layers_max must be in 0...\(Self.layersMaxLimit)")
     do {
+      // The model file's limits (ModelFile.ConfigLimits), so a configuration cannot ask for a
+      // model no file could hold; the patch at most the largest image size.
       let root = root.architecture
-      check(root.patchSize >= 1 && root.channels >= 1 && root.width >= 1, "root: sizes must be positive")
-      check(root.heads >= 1 && root.width % root.heads == 0, "root: heads must divide width")
-      check(root.mlpDim >= 1, "root: mlp_dim must be positive")
-      check((0...layersMax).contains(root.layers), "root: layers must be in 0...layers_max")
+      typealias Limits = ModelFile.ConfigLimits
+      let patchMax = Self.imageSizeMax
+      check((1...patchMax).contains(root.patchSize), "root: patch_size must be in 1...\(patchMax)")
+      check((1...Limits.channelsMax).contains(root.channels),
+            "root: channels must be in 1...\(Limits.channelsMax)")
+      check((1...Limits.widthMax).contains(root.width), "root: width must be in 1...\(Limits.widthMax)")
+      check(root.heads >= 1 && root.heads <= root.width && root.width % root.heads == 0,
+            "root: heads must divide width")
+      check((1...Limits.mlpDimMax).contains(root.mlpDim), "root: mlp_dim must be in 1...\(Limits.mlpDimMax)")
+      check(root.layers >= 0 && root.layers <= layersMax, "root: layers must be in 0...layers_max")
     }
     check((1...65_536).contains(training.batchSize), "training.batch_size must be in 1...65536")
     check((1...65_536).contains(training.evaluationBatchSize), "training.evaluation_batch_size must be in 1...65536")
     check((1...10_000).contains(training.validations), "training.validations must be in 1...10000")
     check(training.trainExamplesPerValidationMax >= 1, "training.train_examples_per_validation_max must be ≥ 1")
     check(training.validationExamplesMax >= 1, "training.validation_examples_max must be ≥ 1")
-    check(training.maxGradientNorm > 0 && training.maxGradientNorm.isFinite, "training.max_gradient_norm must be > 0")
+    check(training.maxGradientNormMicros > 0, "training.max_gradient_norm must be > 0")
     check(immutabilityExamples >= 1, "immutability_examples must be ≥ 1")
     switch baseline {
     case .freezeBottom(let layers)?:
@@ -101,8 +136,8 @@ extension EvolutionConfig {
     case (.adapterDim, .integer(let dim)): return (1...65_536).contains(dim)
     case (.imageSize, .integer(let size)):
       let patch = config.patchSize
-      return size >= patch && size <= 1024 && patch > 0 && size % patch == 0
-    case (.layerCount, .integer(let layers)): return (0...config.layersMax).contains(layers)
+      return size >= patch && size <= imageSizeMax && patch > 0 && size % patch == 0
+    case (.layerCount, .integer(let layers)): return layers >= 0 && layers <= config.layersMax
     case (.mu, .decimal(let micros)): return (0...1_000_000).contains(micros)
     case (.areaRangeMin, .decimal(let micros)): return micros > 0 && micros <= 1_000_000
     case (.aspectRatioRangeMin, .decimal(let micros)): return micros >= 1_000 && micros <= 1_000_000
@@ -119,6 +154,11 @@ extension EvolutionConfig {
 
   /// The root's patch size.
   var patchSize: Int { root.architecture.patchSize }
+
+  /// The largest `layers_max`.
+  public static let layersMaxLimit = 64
+  /// The largest `ds_image_size` (and root patch size).
+  public static let imageSizeMax = 1024
 
   // MARK: Canonical form
 
@@ -166,7 +206,9 @@ extension EvolutionConfig {
         ("validations", .integer(Int64(training.validations))),
         ("train_examples_per_validation_max", .integer(Int64(training.trainExamplesPerValidationMax))),
         ("validation_examples_max", .integer(Int64(training.validationExamplesMax))),
-        ("max_gradient_norm", .number(JSONDecimal(Double(training.maxGradientNorm))!)),
+        // The decimal as read. Written from the Float, 0.1 became 0.10000000149011612: more
+        // than six decimals, which the reader refuses, so such a run could not be resumed.
+        ("max_gradient_norm", decimal(training.maxGradientNormMicros)),
         ("tie_rule", .string(training.tieRule.rawValue)),
       ]))),
       ("mutation", .object(JSONObject([
@@ -231,7 +273,11 @@ struct ConfigReader {
     if let training = top["training"] { readTraining(training, into: &config.training) }
     if let mutation = top["mutation"] { readMutation(mutation, into: &config.mutation) }
     if let score = top["score"] { readScore(score, into: &config.score) }
-    config.ranges = EvolutionConfig.standardRanges(layersMax: config.layersMax, patchSize: config.patchSize)
+    // The standard ranges derive from two settings checked only later (problems()): clamped
+    // here, so that an out-of-range value is reported instead of trapping or allocating.
+    config.ranges = EvolutionConfig.standardRanges(
+      layersMax: min(max(config.layersMax, 0), EvolutionConfig.layersMaxLimit),
+      patchSize: min(max(config.patchSize, 1), EvolutionConfig.imageSizeMax))
     config.defaults[.layerCount] = .integer(config.root.architecture.layers)
     if let hyper = top["hyperparameters"] { readHyperparameters(hyper, into: &config) }
     if let baseline = top["baseline"], baseline != .null { config.baseline = readBaseline(baseline) }
@@ -355,7 +401,7 @@ struct ConfigReader {
       ?? training.validationExamplesMax
     if let norm = object["max_gradient_norm"] {
       if let micros = HyperValue.parse(norm, kind: .decimal)?.micros {
-        training.maxGradientNorm = Float(Double(micros) / 1e6)
+        training.maxGradientNormMicros = micros
       } else {
         problems.append("training.max_gradient_norm must be a number")
       }

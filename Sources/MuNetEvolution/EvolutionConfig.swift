@@ -60,7 +60,11 @@ public struct EvolutionConfig: Equatable, Sendable {
     public var trainExamplesPerValidationMax = 640
     /// The first this-many validation examples score a path.
     public var validationExamplesMax = 250
-    public var maxGradientNorm: Float = 1
+    /// The gradient clipping norm, in millionths: the configuration's exact decimal, so the
+    /// canonical form writes back what was read.
+    public var maxGradientNormMicros: Int64 = 1_000_000
+    /// The clipping norm the trainer uses: the `Float` nearest to the decimal.
+    public var maxGradientNorm: Float { Float(Double(maxGradientNormMicros) / 1e6) }
     /// µ2Net keeps the latest of equal-scoring validations (`>=`); muNet the first (`>`).
     public var tieRule: TrainingSettings.TieRule = .latest
   }

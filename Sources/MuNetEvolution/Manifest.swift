@@ -82,12 +82,19 @@ enum ManifestCodec {
     state.cursor.generation = try cursorReader.int("generation")
     state.cursor.taskStarted = try cursorReader.bool("task_started")
     state.cursor.finished = try cursorReader.bool("finished")
-    guard state.cursor.taskIndex < max(config.tasks.count, 1), state.cursor.generation <= config.generations else {
-      throw .format("the cursor is outside the configuration")
+    try checkCursor(state.cursor, config: config)
+    // Read first: ids are below them, so allocating the next id never overflows.
+    let nextPathID = try reader.int("next_path_id")
+    let nextComponentID = try reader.int("next_component_id")
+    guard nextPathID <= idLimit, nextComponentID <= idLimit else {
+      throw .format("next_path_id and next_component_id must be at most \(idLimit)")
     }
     for entry in try reader.array("components") {
       var item = StateReader(object: entry.objectValue ?? JSONObject())
       let id = try item.int("id")
+      guard id < nextComponentID, state.components[id] == nil else {
+        throw .format("component id \(id) is repeated or not below next_component_id")
+      }
       let name = try item.string("name")
       let digest = try item.string("sha256")
       let locks = try item.array("locks").map { value throws(EvolutionError) in
@@ -101,9 +108,15 @@ enum ManifestCodec {
       state.insert(StoredComponent(id: id, component: component, locks: locks, digest: digest))
     }
     for entry in try reader.array("paths") {
-      state.insert(try path(entry, state: state))
+      let path = try path(entry, state: state, config: config)
+      guard path.id < nextPathID, state.paths[path.id] == nil else {
+        throw .format("path id \(path.id) is repeated or not below next_path_id")
+      }
+      state.insert(path)
     }
-    guard state.paths[state.rootID] != nil else { throw .format("the root path \(state.rootID) is missing") }
+    guard let root = state.paths[state.rootID], root.task == SystemState.rootTask, root.parent == nil else {
+      throw .format("the root path \(state.rootID) is missing or is not the root")
+    }
     for (task, value) in try reader.object("retained").members.map({ ($0.key, $0.value) }) {
       guard let id = value.integerValue.flatMap({ Int(exactly: $0) }), state.paths[id] != nil else {
         throw .format("retained path of \(task) is missing")
@@ -112,17 +125,65 @@ enum ManifestCodec {
     }
     for entry in try reader.array("tasks") {
       var item = StateReader(object: entry.objectValue ?? JSONObject())
-      state.tasks.append((try item.string("name"), try item.int("class_count"), try item.bool("private")))
+      let task = (try item.string("name"), try item.int("class_count"), try item.bool("private"))
+      guard state.taskInfo(task.0) == nil, (1...classCountMax).contains(task.1) else {
+        throw .format("task \(task.0) is listed twice or its class_count is outside 1...\(classCountMax)")
+      }
+      state.tasks.append(task)
     }
     state.population = try reader.ids("population", in: state)
     state.seeds = try reader.ids("seeds", in: state)
     state.history = try reader.array("history")
-    state.nextPathID = max(state.nextPathID, try reader.int("next_path_id"))
-    state.nextComponentID = max(state.nextComponentID, try reader.int("next_component_id"))
+    state.nextPathID = max(state.nextPathID, nextPathID)
+    state.nextComponentID = max(state.nextComponentID, nextComponentID)
+    try checkReferences(state, config: config)
     return state
   }
 
-  private static func path(_ json: JSONValue, state: SystemState) throws(EvolutionError) -> EvolutionPath {
+  /// The largest id (and next id) a manifest may hold: far above any run, far below overflow.
+  static let idLimit = 1 << 48
+  /// The largest class count of a task or path (``MuNetData/LoadLimits`` allows labels below 2^16).
+  static let classCountMax = 1 << 16
+
+  /// The cursor must be one the evolver can produce for this configuration: a finished run
+  /// stands at the end of its last round; otherwise the round is within the configured rounds,
+  /// and a task not started yet is at generation 0.
+  private static func checkCursor(_ cursor: Cursor, config: EvolutionConfig) throws(EvolutionError) {
+    let atEnd = cursor.round == config.rounds && cursor.taskIndex == 0 && cursor.generation == 0
+      && !cursor.taskStarted
+    let inside = cursor.round < config.rounds && cursor.taskIndex < config.tasks.count
+      && cursor.generation <= config.generations && (cursor.taskStarted || cursor.generation == 0)
+    guard cursor.finished ? atEnd : inside else { throw .format("the cursor is outside the configuration") }
+  }
+
+  /// What the evolver relies on without checking: retained paths belong to their task, the
+  /// task being evolved is known, and every path but the root assembles into a model (its
+  /// components fit its hyperparameters and class count).
+  private static func checkReferences(_ state: SystemState, config: EvolutionConfig) throws(EvolutionError) {
+    for (task, id) in state.retainedPaths {
+      guard state.path(id).task == task, state.taskInfo(task) != nil else {
+        throw .format("the retained path \(id) of \(task) is not a path of that known task")
+      }
+    }
+    let cursor = state.cursor
+    if cursor.taskStarted && !cursor.finished {
+      guard let task = state.taskInfo(config.tasks[cursor.taskIndex].name) else {
+        throw .format("the task in progress is not among the system's tasks")
+      }
+      for id in state.population
+      where state.path(id).task != task.name || state.path(id).classCount != task.classCount {
+        throw .format("population path \(id) does not belong to the task in progress")
+      }
+    }
+    for id in state.pathIDs where id != state.rootID {
+      let path = state.path(id)
+      do { _ = try state.model(of: path) } catch { throw .format("path \(id) does not assemble: \(error)") }
+    }
+  }
+
+  private static func path(
+    _ json: JSONValue, state: SystemState, config: EvolutionConfig
+  ) throws(EvolutionError) -> EvolutionPath {
     var item = StateReader(object: json.objectValue ?? JSONObject())
     let id = try item.int("id")
     let componentIDs = try item.array("components").map { value throws(EvolutionError) -> Int in
@@ -132,6 +193,11 @@ enum ManifestCodec {
       return componentID
     }
     let parent: Int? = try item.optionalInt("parent")
+    // Parents are created before their children (and re-linked only to older ancestors), so a
+    // parent id is smaller: no cycles, and it was read before.
+    if let parent, parent >= id || state.paths[parent] == nil {
+      throw .format("path \(id): parent \(parent) is not an earlier path")
+    }
     var offspring: [(task: String, count: Int)] = []
     for member in try item.object("offspring").members {
       guard let count = member.value.integerValue.flatMap({ Int(exactly: $0) }), count >= 0 else {
@@ -139,10 +205,21 @@ enum ManifestCodec {
       }
       offspring.append((member.key, count))
     }
+    let hyperparameters = try Hyperparameters.parse(item.value("hyperparameters"))
+    // Every value within the domain any configuration of this architecture allows (a path of
+    // an earlier stage may exceed this stage's ranges, never the domain).
+    var domain = config
+    domain.layersMax = EvolutionConfig.layersMaxLimit
+    for key in HyperKey.allCases
+    where !EvolutionConfig.valueIsValid(hyperparameters[key], key: key, config: domain) {
+      throw .format("path \(id): hyperparameter \(key.rawValue) = \(hyperparameters[key]) is outside its range")
+    }
+    let classCount = try item.int("class_count")
+    guard classCount <= classCountMax else { throw .format("path \(id): class_count above \(classCountMax)") }
     return EvolutionPath(
       id: id, task: try item.string("task"), parent: parent,
-      hyperparameters: try Hyperparameters.parse(item.value("hyperparameters")), componentIDs: componentIDs,
-      classCount: try item.int("class_count"), validation: try item.quality("validation"),
+      hyperparameters: hyperparameters, componentIDs: componentIDs,
+      classCount: classCount, validation: try item.quality("validation"),
       test: try item.quality("test"), outputsDigest: try item.optionalString("outputs_sha256"), offspring: offspring)
   }
 }

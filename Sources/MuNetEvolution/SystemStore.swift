@@ -35,14 +35,15 @@ public final class SystemStore {
   public var journalPath: String { directory + "/" + Self.journalName }
   public func componentPath(_ id: Int) -> String { directory + "/" + Self.componentsFolder + "/\(id).safetensors" }
 
-  /// A store for a new system in `directory`, which must not exist, be empty, or hold only what
-  /// a run killed before its first commit left (see ``holdsUncommittedStart(_:)``).
+  /// A store for a new system in `directory`, which must not exist, be empty, or hold only
+  /// what an interrupted creation leaves (``holdsInterruptedCreation(_:)``), which is
+  /// overwritten.
   public static func create(directory: String) throws(EvolutionError) -> SystemStore {
     if FileSystemAccess.exists(directory) {
       guard FileSystemAccess.isDirectory(directory) else {
         throw .directory(path: directory, problem: "exists and is not a directory")
       }
-      guard FileSystemAccess.entries(directory).isEmpty || holdsUncommittedStart(directory) else {
+      guard FileSystemAccess.entries(directory).isEmpty || holdsInterruptedCreation(directory) else {
         throw .directory(
           path: directory, problem: "is not empty and holds no munet system (no \(manifestName)); choose a new --out")
       }
@@ -56,25 +57,21 @@ public final class SystemStore {
     return SystemStore(directory: directory)
   }
 
-  /// Whether `directory` holds only what a store writes before its first manifest (the
-  /// components folder with component files, the journal, telemetry, their temporary files):
-  /// a run killed before its first commit left it, and starting afresh over it loses nothing.
-  static func holdsUncommittedStart(_ directory: String) -> Bool {
-    guard !holdsSystem(directory) else { return false }
-    let files = [journalName, telemetryName, manifestName]
-    let allowed = Set([componentsFolder, journalName, telemetryName] + files.map { "." + $0 + ".tmp" })
-    for entry in FileSystemAccess.entries(directory) {
-      guard allowed.contains(entry) else { return false }
-      if entry == componentsFolder {
-        let folder = directory + "/" + componentsFolder
-        guard FileSystemAccess.isDirectory(folder) else { return false }
-        for file in FileSystemAccess.entries(folder)
-        where !file.hasSuffix(".safetensors") && !file.hasSuffix(".safetensors.tmp") {
-          return false
-        }
-      }
+  /// Whether `directory` holds only the leftovers of a creation killed before its first commit
+  /// (the manifest): no manifest; nothing but the components folder, the journal, the
+  /// telemetry and temporary files of atomic writes; in the components folder nothing but
+  /// component files and their temporary files. Such a directory is created again from the
+  /// start, so rerunning the command that was interrupted works.
+  public static func holdsInterruptedCreation(_ directory: String) -> Bool {
+    let names = FileSystemAccess.entries(directory)
+    guard !names.contains(manifestName), names.contains(componentsFolder) else { return false }
+    let temporaries = [manifestName, journalName, telemetryName].map { "." + $0 + ".tmp" }
+    let leftovers = [componentsFolder, journalName, telemetryName] + temporaries
+    guard names.allSatisfy(leftovers.contains),
+          FileSystemAccess.isDirectory(directory + "/" + componentsFolder) else { return false }
+    return FileSystemAccess.entries(directory + "/" + componentsFolder).allSatisfy { name in
+      name.hasSuffix(".safetensors") || (name.hasPrefix(".") && name.hasSuffix(".safetensors.tmp"))
     }
-    return true
   }
 
   /// Whether `directory` holds a system (a manifest).

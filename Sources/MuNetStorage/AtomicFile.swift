@@ -20,7 +20,8 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
   }
 }
 
-/// The steps of ``AtomicFile/write(_:to:)`` and ``readFile(_:limitBytes:)``, named for errors.
+/// The steps of ``AtomicFile/write(_:to:)``, ``readFile(_:limitBytes:)`` and the directory
+/// operations of ``FileSystemAccess``, named for errors and for fault injection (``FileFaults``).
 public enum FileStep: String, Sendable {
   case openTemporary = "open temporary file"
   case writeTemporary = "write temporary file"
@@ -33,6 +34,15 @@ public enum FileStep: String, Sendable {
   case open = "open"
   case stat = "stat"
   case read = "read"
+  case remove = "remove"
+
+  /// True for the steps that change the file system (everything but open, stat and read).
+  public var isWrite: Bool {
+    switch self {
+    case .open, .stat, .read: false
+    default: true
+    }
+  }
 }
 
 /// Whole-file writes that are atomic and durable: after a crash at any point the target holds
@@ -43,6 +53,9 @@ public enum FileStep: String, Sendable {
 /// durable. On failure the temporary file is removed (best effort) and the target is untouched.
 /// There must be at most one writer per target at a time (the temporary name is fixed, so a
 /// stale temporary file left by a crash is simply overwritten by the next write).
+///
+/// Every step asks ``FileFaults`` first whether to inject a fault (a test and audit facility,
+/// inert unless a hook is installed).
 public enum AtomicFile {
   /// Replaces the content of `path` with `bytes` atomically (see ``AtomicFile``).
   public static func write(_ bytes: [UInt8], to path: String) throws(StorageError) {
@@ -50,7 +63,9 @@ public enum AtomicFile {
     let temporary = directory + "/." + name + ".tmp"
     do throws(StorageError) {
       try writeAndSync(bytes, temporary: temporary, target: path)
-      guard rename(temporary, path) == 0 else { throw systemError(path, .rename, temporary) }
+      guard !FileFaults.fails(.rename, path), rename(temporary, path) == 0 else {
+        throw systemError(path, .rename, temporary)
+      }
     } catch {
       unlink(temporary)
       throw error
@@ -67,22 +82,42 @@ public enum AtomicFile {
   private static func writeAndSync(
     _ bytes: [UInt8], temporary: String, target: String
   ) throws(StorageError) {
-    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    let flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
+    let descriptor = FileFaults.fails(.openTemporary, target) ? -1 : open(temporary, flags, 0o644)
     guard descriptor >= 0 else { throw systemError(target, .openTemporary, temporary) }
     var failure: StorageError?
-    if !writeAll(bytes, to: descriptor) {
+    if !writeAll(faulted(bytes, target: target), to: descriptor) {
       failure = systemError(target, .writeTemporary, temporary)
-    } else if fsync(descriptor) != 0 {
+    } else if FileFaults.fails(.syncTemporary, target) || fsync(descriptor) != 0 {
       failure = systemError(target, .syncTemporary, temporary)
     }
-    let closed = close(descriptor) == 0
+    let closed = close(descriptor) == 0 && !FileFaults.fails(.closeTemporary, target)
     if let failure { throw failure }
     guard closed else { throw systemError(target, .closeTemporary, temporary) }
   }
 
-  /// Writes every byte, retrying partial writes and EINTR. False (with errno set) on failure.
-  private static func writeAll(_ bytes: [UInt8], to descriptor: Int32) -> Bool {
-    bytes.withUnsafeBytes { buffer in
+  /// The bytes to write after an injected ``FileFault`` (nil: the write step itself fails).
+  private static func faulted(_ bytes: [UInt8], target: String) -> [UInt8]? {
+    switch FileFaults.fault(.writeTemporary, target) {
+    case nil: return bytes
+    case .fail(let errorNumber):
+      errno = errorNumber
+      return nil
+    case .tear(let keptBytes): return Array(bytes.prefix(max(0, keptBytes)))
+    case .flipBit(let bitIndex):
+      guard !bytes.isEmpty else { return bytes }
+      var flipped = bytes
+      let bit = bitIndex.magnitude % UInt(8 * bytes.count)
+      flipped[Int(bit / 8)] ^= UInt8(1) << (bit % 8)
+      return flipped
+    }
+  }
+
+  /// Writes every byte, retrying partial writes and EINTR. False (with errno set) on failure,
+  /// or at once for nil (an injected failure, errno already set).
+  private static func writeAll(_ bytes: [UInt8]?, to descriptor: Int32) -> Bool {
+    guard let bytes else { return false }
+    return bytes.withUnsafeBytes { buffer in
       var offset = 0
       while offset < buffer.count {
         let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
@@ -98,9 +133,10 @@ public enum AtomicFile {
 
   /// fsyncs `directory` (so entries created or renamed in it are durable).
   static func syncDirectory(_ directory: String, target: String) throws(StorageError) {
-    let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    let descriptor =
+      FileFaults.fails(.openDirectory, target) ? -1 : open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     guard descriptor >= 0 else { throw systemError(target, .openDirectory, directory) }
-    let synced = fsync(descriptor) == 0
+    let synced = !FileFaults.fails(.syncDirectory, target) && fsync(descriptor) == 0
     let error = systemError(target, .syncDirectory, directory)
     close(descriptor)
     guard synced else { throw error }
@@ -121,11 +157,13 @@ public enum AtomicFile {
 /// naming the step (open, stat, read) when the system refuses.
 public func readFile(_ path: String, limitBytes: Int) throws(StorageError) -> [UInt8] {
   precondition(limitBytes >= 0, "readFile: negative limit")
-  let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+  let descriptor = FileFaults.fails(.open, path) ? -1 : open(path, O_RDONLY | O_CLOEXEC)
   guard descriptor >= 0 else { throw systemError(path, .open, path) }
   defer { close(descriptor) }
   var info = stat()
-  guard fstat(descriptor, &info) == 0 else { throw systemError(path, .stat, path) }
+  guard !FileFaults.fails(.stat, path), fstat(descriptor, &info) == 0 else {
+    throw systemError(path, .stat, path)
+  }
   guard Int(info.st_size) <= limitBytes else {
     throw StorageError.fileTooLarge(target: path, limitBytes: limitBytes)
   }
@@ -138,7 +176,7 @@ public func readFile(_ path: String, limitBytes: Int) throws(StorageError) -> [U
       }
       bytes.append(contentsOf: repeatElement(0, count: min(max(count, 4096), limitBytes + 1 - count)))
     }
-    let received = bytes.withUnsafeMutableBytes { buffer in
+    let received = FileFaults.fails(.read, path) ? -1 : bytes.withUnsafeMutableBytes { buffer in
       read(descriptor, buffer.baseAddress! + count, buffer.count - count)
     }
     if received < 0 {

@@ -35,14 +35,19 @@ public enum FileSystemAccess {
     if isDirectory(path) { return }
     let parent = parentDirectory(path)
     if parent != path && !isDirectory(parent) { try makeDirectory(parent) }
-    guard mkdir(path, 0o755) == 0 || (errno == EEXIST && isDirectory(path)) else {
+    let created = !FileFaults.fails(.createDirectory, path) && mkdir(path, 0o755) == 0
+    guard created || (errno == EEXIST && isDirectory(path)) else {
       throw .system(target: path, step: .createDirectory, file: path, errorNumber: errno)
     }
     try AtomicFile.syncDirectory(parent, target: path)
   }
 
-  /// Removes the file at `path` (best effort: a missing file is not an error).
-  public static func remove(_ path: String) { unlink(path) }
+  /// Removes the file at `path` (best effort: a missing file is not an error; nor is an
+  /// injected ``FileFault``, which leaves the file in place).
+  public static func remove(_ path: String) {
+    if FileFaults.fails(.remove, path) { return }
+    unlink(path)
+  }
 
   /// The directory holding `path` ("." for a bare name).
   public static func parentDirectory(_ path: String) -> String {
