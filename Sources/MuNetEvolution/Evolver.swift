@@ -173,7 +173,8 @@ public final class Evolver {
         try prepare(plan, task: task, generation: generation, classCount: classCount, data: makeData(),
                     compute: Compute(tier: .reference))
       }
-      compute.parallelFor(count: children.count, ChildTrainingJob(children: children))
+      let lanes = ChildTrainingJob.balance(children, threads: compute.threadCount)
+      compute.parallelFor(count: lanes.count, ChildTrainingJob(children: children, lanes: lanes))
       for child in children { outcomes.append(finish(child, trainedAlone: false)) }
     } else {
       let shared = makeData()
@@ -440,12 +441,37 @@ final class ChildTraining: @unchecked Sendable {
   func train(progress: ((TrainingProgress) -> Void)? = nil) { result = trainer.run(progress: progress) }
 }
 
-/// Trains whole children over a static partition of the generation (a struct job: no closure
-/// context is allocated per call).
+/// Trains whole children on the pool's threads: lane `t` trains the children listed for it, one
+/// after the other (a struct job: no closure context is allocated per call). Which child runs
+/// on which lane only changes speed, never bits: each child's training touches only its own
+/// model, trainer and data pipeline.
 struct ChildTrainingJob: RangeJob {
   let children: [ChildTraining]
+  let lanes: [[Int]]
 
   func run(range: Range<Int>) {
-    for index in range { children[index].train() }
+    for lane in range {
+      for index in lanes[lane] { children[index].train() }
+    }
+  }
+
+  /// A fixed schedule decided before any child trains: longest first, each to the lane with the
+  /// least work so far (ties to the lower lane), where a child's work is its forward FLOPs per
+  /// image times its steps. Children differ in depth and image size, so this balances better
+  /// than cutting the list in contiguous halves.
+  static func balance(_ children: [ChildTraining], threads: Int) -> [[Int]] {
+    let laneCount = max(1, min(threads, children.count))
+    let work = children.map { child in
+      Scorer.forwardFLOPs(child.trainer.model.config) * child.trainer.settings.steps
+    }
+    let order = work.indices.sorted { work[$0] != work[$1] ? work[$0] > work[$1] : $0 < $1 }
+    var lanes = [[Int]](repeating: [], count: laneCount)
+    var load = [Int](repeating: 0, count: laneCount)
+    for index in order {
+      let lane = load.indices.min { load[$0] != load[$1] ? load[$0] < load[$1] : $0 < $1 }!
+      lanes[lane].append(index)
+      load[lane] += work[index]
+    }
+    return lanes
   }
 }
