@@ -16,21 +16,21 @@ public final class Evaluator {
   public let compute: Compute
 
   private let workspace: ViTWorkspace
-  private let arena: Arena
+  /// Owns `images` when the evaluator allocated it (nil when it borrows a trainer's).
+  private let arena: Arena?
   private let images: Tensor
   private let labels: UnsafeMutableBufferPointer<Int32>
+  private let ownsLabels: Bool
 
-  public init(model: ViTModel, data: TaskData, compute: Compute) throws(TrainingError) {
+  public convenience init(model: ViTModel, data: TaskData, compute: Compute) throws(TrainingError) {
     let config = model.config
     guard data.outputHeight == config.imageSize, data.channels == config.channels else {
       throw .mismatch(
         "data for '\(data.name)' (\(data.outputHeight)px, \(data.channels) channels) does not match the "
           + "model (\(config.imageSize)px, \(config.channels) channels)")
     }
-    self.model = model
-    self.data = data
-    self.compute = compute
     let capacity = data.evaluationBatchSize
+    let workspace: ViTWorkspace
     do {
       workspace = try ViTWorkspace(config: config, batchCapacity: capacity)
     } catch {
@@ -39,13 +39,35 @@ public final class Evaluator {
     let shape = Shape(capacity, config.imageSize, config.imageSize, config.channels)
     var plan = ArenaPlan()
     plan.reserve(shape)
-    arena = Arena(name: "evaluator", plan: plan)
+    let arena = Arena(name: "evaluator", plan: plan)
+    let images: Tensor
     do { images = try arena.allocate(shape) } catch { throw .memory(error) }
-    labels = .allocate(capacity: capacity)
+    let labels = UnsafeMutableBufferPointer<Int32>.allocate(capacity: capacity)
     labels.initialize(repeating: 0)
+    self.init(
+      model: model, data: data, compute: compute, workspace: workspace, arena: arena, images: images,
+      labels: labels, ownsLabels: true)
   }
 
-  deinit { labels.deallocate() }
+  /// An evaluator over a trainer's memory (its workspace, image and label buffers, which hold
+  /// at least `data.evaluationBatchSize` images): one evaluation loop for both.
+  init(
+    model: ViTModel, data: TaskData, compute: Compute, workspace: ViTWorkspace, arena: Arena?, images: Tensor,
+    labels: UnsafeMutableBufferPointer<Int32>, ownsLabels: Bool
+  ) {
+    precondition(images.shape[0] >= data.evaluationBatchSize && labels.count >= data.evaluationBatchSize,
+                 "evaluator buffers smaller than the evaluation batch")
+    self.model = model
+    self.data = data
+    self.compute = compute
+    self.workspace = workspace
+    self.arena = arena
+    self.images = images
+    self.labels = labels
+    self.ownsLabels = ownsLabels
+  }
+
+  deinit { if ownsLabels { labels.deallocate() } }
 
   /// Correct answers on the first `examplesMax` examples of `split` (all when nil).
   public func accuracy(_ split: TaskData.EvaluationSplit, examplesMax: Int? = nil) -> (correct: Int, count: Int) {

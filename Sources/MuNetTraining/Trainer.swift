@@ -77,6 +77,8 @@ public final class Trainer {
   private let labels: UnsafeMutableBufferPointer<Int32>
   private let trainable: [TrainableParameter]
   private let snapshot: [UnsafeMutableBufferPointer<Float>]
+  /// Validation and test run through the evaluator's loop, on this trainer's memory.
+  private let evaluator: Evaluator
 
   public init(model: ViTModel, data: TaskData, settings: TrainingSettings, compute: Compute) throws(TrainingError) {
     let problems = settings.problems()
@@ -121,6 +123,9 @@ public final class Trainer {
     }
     labels = .allocate(capacity: capacity)
     labels.initialize(repeating: 0)
+    evaluator = Evaluator(
+      model: model, data: data, compute: compute, workspace: workspace, arena: nil, images: images,
+      labels: labels, ownsLabels: false)
   }
 
   deinit { labels.deallocate() }
@@ -176,20 +181,7 @@ public final class Trainer {
 
   /// Correct answers of the model as it is now on `split` (the first `examplesMax` examples).
   public func evaluate(_ split: TaskData.EvaluationSplit, examplesMax: Int?) -> (correct: Int, count: Int) {
-    let available = data.dataset(split).count
-    let count = min(available, examplesMax ?? available)
-    var correct = 0
-    var done = 0
-    var batch = 0
-    while done < count {
-      let size = data.evaluationBatch(split, batch: batch, images: images.buffer, labels: labels, compute: compute)
-      let used = min(size, count - done)
-      let logits = workspace.forward(model, images: batchTensor(used), compute: compute)
-      correct += compute.correctCount(logits: logits, labels: UnsafeBufferPointer(rebasing: labels[0..<used]))
-      done += used
-      batch += 1
-    }
-    return (correct, count)
+    evaluator.accuracy(split, examplesMax: examplesMax)
   }
 
   private func validate(step: Int, meanTrainLoss: Double, best: ValidationRecord?) -> ValidationRecord {
