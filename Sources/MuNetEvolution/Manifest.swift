@@ -70,13 +70,13 @@ enum ManifestCodec {
     _ manifest: JSONObject, config: EvolutionConfig,
     load: (Int, String, String) throws(EvolutionError) -> any ViTComponent
   ) throws(EvolutionError) -> SystemState {
-    var reader = StateReader(object: manifest["state"]?.objectValue ?? JSONObject())
+    let reader = StateReader(object: manifest["state"]?.objectValue ?? JSONObject())
     guard manifest["state"]?.objectValue != nil else { throw .format("the manifest has no state") }
     let state = SystemState(
       factory: ComponentFactory(architecture: config.root.architecture), rootID: try reader.int("root"))
     state.stage = try reader.int("stage")
     let cursor = try reader.object("cursor")
-    var cursorReader = StateReader(object: cursor)
+    let cursorReader = StateReader(object: cursor)
     state.cursor.round = try cursorReader.int("round")
     state.cursor.taskIndex = try cursorReader.int("task_index")
     state.cursor.generation = try cursorReader.int("generation")
@@ -90,7 +90,7 @@ enum ManifestCodec {
       throw .format("next_path_id and next_component_id must be at most \(idLimit)")
     }
     for entry in try reader.array("components") {
-      var item = StateReader(object: entry.objectValue ?? JSONObject())
+      let item = StateReader(object: entry.objectValue ?? JSONObject())
       let id = try item.int("id")
       guard id < nextComponentID, state.components[id] == nil else {
         throw .format("component id \(id) is repeated or not below next_component_id")
@@ -124,7 +124,7 @@ enum ManifestCodec {
       state.setRetained(task, id)
     }
     for entry in try reader.array("tasks") {
-      var item = StateReader(object: entry.objectValue ?? JSONObject())
+      let item = StateReader(object: entry.objectValue ?? JSONObject())
       let task = (try item.string("name"), try item.int("class_count"), try item.bool("private"))
       guard state.taskInfo(task.0) == nil, (1...classCountMax).contains(task.1) else {
         throw .format("task \(task.0) is listed twice or its class_count is outside 1...\(classCountMax)")
@@ -184,7 +184,7 @@ enum ManifestCodec {
   private static func path(
     _ json: JSONValue, state: SystemState, config: EvolutionConfig
   ) throws(EvolutionError) -> EvolutionPath {
-    var item = StateReader(object: json.objectValue ?? JSONObject())
+    let item = StateReader(object: json.objectValue ?? JSONObject())
     let id = try item.int("id")
     let componentIDs = try item.array("components").map { value throws(EvolutionError) -> Int in
       guard let raw = value.integerValue, let componentID = Int(exactly: raw), state.components[componentID] != nil else {
