@@ -11,21 +11,54 @@
 //   MuNetModel      the ViT components (issue 3)
 //   MuNetEvolution  the µ2Net system (issue 4)
 //   MuNetCLI        the commands; `munet` is a thin executable over it
+import Foundation
 import PackageDescription
 
-// The engine's kernels use `addingProduct` (fused multiply-add). It has the same bits on every
-// target, but it only becomes one hardware instruction when the target CPU has FMA; on the
-// baseline x86-64 target every lane is a libm `fmaf` call (same bits, ~100x slower). So the
-// engine targets are compiled for x86-64-v3 (Haswell: AVX2 + FMA) on x86_64. The `munet`
-// executable itself is compiled for the baseline and refuses, with a message, to run on a CPU
-// without AVX2/FMA. MUNET_PORTABLE=1 at build time drops the flag (portable, slow, same bits).
+// The engine's kernels use `addingProduct` (fused multiply-add) and `SIMD16<Float>` rows. The
+// bits are the same on every target (IEEE operations, one rounding per FMA, no reassociation),
+// but the speed is not: without FMA every lane is a libm `fmaf` call (~100x slower), and with
+// AVX-512 a `SIMD16<Float>` row is one register instead of two. So on x86_64 the engine targets
+// are compiled for a CPU level chosen when the package is built:
+//   avx512    `-target-cpu skylake-avx512` (AVX-512F/CD/BW/DQ/VL + FMA, a subset of every
+//             AVX-512 CPU from Skylake-SP and Zen 4 on) when the building machine has it, else
+//   haswell   `-target-cpu haswell` (AVX2 + FMA), the floor of a fast build; or
+//   portable  no flag: any CPU, slow, same bits.
+// MUNET_CPU=avx512|haswell|portable overrides the choice (MUNET_PORTABLE=1 means portable).
+// The `munet` executable itself is compiled for the baseline CPU and refuses, with a message,
+// to run on a CPU that lacks the level its engine was built for.
 // See spec/determinism.md, "Builds and CPUs".
-let portable = Context.environment["MUNET_PORTABLE"] == "1"
+func hostHasAVX512() -> Bool {
+  // Linux only: other systems get the AVX2 floor unless MUNET_CPU says otherwise.
+  guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+        let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+  else { return false }
+  let flags = Set(flagsLine.split(separator: " ").map(String.init))
+  return ["avx2", "fma", "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains)
+}
+
+let cpuLevel: String = {
+  if Context.environment["MUNET_PORTABLE"] == "1" { return "portable" }
+  if let chosen = Context.environment["MUNET_CPU"] {
+    precondition(["avx512", "haswell", "portable"].contains(chosen),
+                 "MUNET_CPU must be avx512, haswell or portable (got \(chosen))")
+    return chosen
+  }
+  #if arch(x86_64)
+  return hostHasAVX512() ? "avx512" : "haswell"
+  #else
+  return "portable"  // aarch64 has FMA in its baseline; no flag is needed for fast code.
+  #endif
+}()
+
+// `MUNET_CPU_*` tells the code (the executable's check, build facts) what the engine assumes.
+let cpuDefine: SwiftSetting = .define(
+  cpuLevel == "avx512" ? "MUNET_CPU_AVX512" : cpuLevel == "haswell" ? "MUNET_CPU_HASWELL" : "MUNET_PORTABLE")
+let targetCPU = ["avx512": "skylake-avx512", "haswell": "haswell"]
 #if arch(x86_64)
 let engineSettings: [SwiftSetting] =
-  portable ? [.define("MUNET_PORTABLE")] : [.unsafeFlags(["-target-cpu", "haswell"])]
+  cpuLevel == "portable" ? [cpuDefine] : [cpuDefine, .unsafeFlags(["-target-cpu", targetCPU[cpuLevel]!])]
 #else
-let engineSettings: [SwiftSetting] = portable ? [.define("MUNET_PORTABLE")] : []
+let engineSettings: [SwiftSetting] = [cpuDefine]
 #endif
 
 let package = Package(
@@ -71,8 +104,8 @@ let package = Package(
       ],
       swiftSettings: engineSettings
     ),
-    // Deliberately compiled for the baseline CPU: it checks for AVX2/FMA before any engine code runs.
-    .executableTarget(name: "munet", dependencies: ["MuNetCLI", "CMuNetSupport"]),
+    // Deliberately compiled for the baseline CPU: it checks the CPU before any engine code runs.
+    .executableTarget(name: "munet", dependencies: ["MuNetCLI", "CMuNetSupport"], swiftSettings: [cpuDefine]),
     // Test-only: counts heap allocations per thread (replaces malloc & co. in the test binary).
     .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
     .target(

@@ -16,6 +16,19 @@ int munet_cpu_has_avx2_fma(void) {
 #endif
 }
 
+int munet_cpu_has_avx512(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  // compiler-rt sets these only when the OS also saves the AVX-512 register state (XCR0).
+  return munet_cpu_has_avx2_fma() && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512cd") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512vl");
+#else
+  return 0;
+#endif
+}
+
 long long munet_peak_rss_bytes(void) {
   struct rusage usage;
   if (getrusage(RUSAGE_SELF, &usage) != 0) return -1;

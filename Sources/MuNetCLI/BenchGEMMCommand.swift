@@ -27,7 +27,15 @@ struct BenchGEMMCommand: ParsableCommand {
   var threads = 2
 
   @Option(help: "Minimum duration of one timed sample, in milliseconds.")
-  var sampleMilliseconds = 20.0
+  var sampleMilliseconds = 50.0
+
+  @Option(help: ArgumentHelp(
+    "Pause before each engine's sample, in milliseconds, so the previous engine's threads park.",
+    discussion: """
+      OpenBLAS workers busy-wait for about 2^28 cycles (~75 ms) after each call; without a \
+      pause they hold the second core while the next engine is being timed.
+      """))
+  var settleMilliseconds = 100.0
 
   @Flag(help: "Print one JSON object as the last line.")
   var json = false
@@ -69,7 +77,7 @@ struct BenchGEMMCommand: ParsableCommand {
     let check = operands.check(engines: engines)
     let samples = BenchTimer.interleaved(
       engines: engines, reps: reps, sampleNanoseconds: sampleMilliseconds * 1e6,
-      flopsPerCall: shape.flops
+      settleNanoseconds: settleMilliseconds * 1e6, flopsPerCall: shape.flops
     ) { engine in
       engine.gemm(operands.a, operands.b, operands.c, accumulate: false)
     }
@@ -182,8 +190,8 @@ struct BenchOperands {
 enum BenchTimer {
   /// GFLOP/s samples per engine: `reps` rounds, each timing every engine once in turn.
   static func interleaved(
-    engines: [any GEMMEngine], reps: Int, sampleNanoseconds: Double, flopsPerCall: Double,
-    _ call: (any GEMMEngine) -> Void
+    engines: [any GEMMEngine], reps: Int, sampleNanoseconds: Double, settleNanoseconds: Double,
+    flopsPerCall: Double, _ call: (any GEMMEngine) -> Void
   ) -> [[Double]] {
     let callsPerSample = engines.map { engine -> Int in
       call(engine)  // warm-up: packing buffers, OpenBLAS threads, caches
@@ -195,6 +203,7 @@ enum BenchTimer {
     var samples = Array(repeating: [Double](), count: engines.count)
     for _ in 0..<reps {
       for (index, engine) in engines.enumerated() {
+        settle(nanoseconds: settleNanoseconds)
         let start = munet_monotonic_ns()
         for _ in 0..<callsPerSample[index] { call(engine) }
         let elapsed = Double(max(1, munet_monotonic_ns() - start))
@@ -202,6 +211,15 @@ enum BenchTimer {
       }
     }
     return samples
+  }
+
+  /// Sleeps, so that threads still spinning after the previous engine's calls park.
+  static func settle(nanoseconds: Double) {
+    guard nanoseconds > 0 else { return }
+    var request = timespec(
+      tv_sec: Int(nanoseconds / 1e9), tv_nsec: Int(nanoseconds.truncatingRemainder(dividingBy: 1e9)))
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) != 0 { request = remaining }
   }
 
   static func median(_ values: [Double]) -> Double {

@@ -79,7 +79,7 @@ struct CheckMathCommand: ParsableCommand {
     let strideUsed: UInt64 = exhaustive ? 1 : UInt64(stride)
     let pool = ThreadPool(threadCount: threads)
     let sweepText = exhaustive ? "all 2^32" : "every \(strideUsed)th of the 2^32"
-    let buildText = "\(MuNetBuild.configuration) \(MuNetBuild.isPortable ? "portable" : "AVX2/FMA") build"
+    let buildText = "\(MuNetBuild.configuration) build, CPU level \(MuNetBuild.cpuLevel)"
     if lanesOnly {
       try runLanesOnly(checks, stride: strideUsed, pool: pool, header: "\(sweepText) Float bit patterns, "
         + "\(threads) thread(s), \(buildText)")

@@ -6,6 +6,9 @@
 /// 1 when the CPU runs AVX2 and FMA code (what the engine targets are compiled for), else 0.
 int munet_cpu_has_avx2_fma(void);
 
+/// 1 when the CPU (and OS) run AVX-512F/CD/BW/DQ/VL code plus AVX2 and FMA, else 0.
+int munet_cpu_has_avx512(void);
+
 /// Peak resident set size of this process in bytes (getrusage), or -1.
 long long munet_peak_rss_bytes(void);
 

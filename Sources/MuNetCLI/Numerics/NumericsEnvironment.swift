@@ -104,8 +104,10 @@ private struct ProbeJob: ParallelJob {
 /// The machine and build facts printed at the top of check-numerics.
 struct NumericsEnvironment: Codable, Equatable {
   var configuration: String
-  var portable: Bool
+  /// The CPU level the engine was compiled for (``MuNetBuild/cpuLevel``).
+  var cpuLevel: String
   var cpuHasAVX2FMA: Bool
+  var cpuHasAVX512: Bool
   var openblasCore: String
   var openblasVersion: String
   var openblasConfig: String
@@ -119,8 +121,8 @@ struct NumericsEnvironment: Codable, Equatable {
     var outcome = probe.run()
     outcome.merge(probe.run(on: ThreadPool(threadCount: threads)))
     return NumericsEnvironment(
-      configuration: MuNetBuild.configuration, portable: MuNetBuild.isPortable,
-      cpuHasAVX2FMA: munet_cpu_has_avx2_fma() != 0, openblasCore: MuNetBLASInfo.coreName,
+      configuration: MuNetBuild.configuration, cpuLevel: MuNetBuild.cpuLevel,
+      cpuHasAVX2FMA: munet_cpu_has_avx2_fma() != 0, cpuHasAVX512: munet_cpu_has_avx512() != 0, openblasCore: MuNetBLASInfo.coreName,
       openblasVersion: MuNetBLASInfo.version, openblasConfig: MuNetBLASInfo.config,
       probedThreads: threads, floatingPoint: outcome)
   }

@@ -123,8 +123,9 @@ struct NumericsTable {
   static func environmentLines(_ environment: NumericsEnvironment, tier1Threads: [Int]) -> [String] {
     let floatingPoint = environment.floatingPoint
     return [
-      "build:        \(environment.configuration)" + (environment.portable ? " (portable)" : ""),
-      "cpu:          AVX2+FMA \(environment.cpuHasAVX2FMA ? "yes" : "NO")",
+      "build:        \(environment.configuration), engine compiled for \(environment.cpuLevel)",
+      "cpu:          AVX2+FMA \(environment.cpuHasAVX2FMA ? "yes" : "no"), "
+        + "AVX-512 \(environment.cpuHasAVX512 ? "yes" : "no")",
       "openblas:     core \(environment.openblasCore), version \(environment.openblasVersion)",
       "              \(environment.openblasConfig)",
       "subnormals:   " + (floatingPoint.subnormalsPreserved

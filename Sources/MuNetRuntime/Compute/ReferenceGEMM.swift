@@ -19,7 +19,7 @@ public final class ReferenceGEMM: GEMMEngine {
 
 /// Tier 1 matrix product: the Tier 0 kernel over a static partition of the outputs.
 ///
-/// Rows or columns of `c` are split, in multiples of the kernel's 6 × 16 tile, whichever gives
+/// Rows or columns of `c` are split, in multiples of the kernel's tile (6 or 12 rows × 16), whichever gives
 /// the busiest thread fewer tiles (rows on a near tie: each thread then reads only its rows of
 /// `a`); batches are split by batch item. Small products use fewer threads (see
 /// ``multiplyAddsPerThreadMin``). Each output's FMA chain is the same as in Tier 0, so the bits
@@ -64,7 +64,7 @@ public final class ThreadedGEMM: GEMMEngine {
   }
 
   /// True when splitting rows leaves the busiest thread at most ~5% more kernel tiles than
-  /// splitting columns would. E.g. 64 × 64 on 2 threads: rows give 6 × 4 = 24 tiles to the
+  /// splitting columns would. E.g. 64 × 64 on 2 threads with 6-row tiles: rows give 6 × 4 = 24 tiles to the
   /// busiest thread, columns 11 × 2 = 22, so columns are split.
   static func splitsRows(rows: Int, cols: Int, threads: Int) -> Bool {
     let rowTiles = (rows + GEMMKernel.rowGrain - 1) / GEMMKernel.rowGrain

@@ -5,17 +5,17 @@
 /// starting from `c[i, j]` when accumulating and from +0 otherwise. The speed comes from the
 /// order in which *outputs* are visited, never from reordering a chain:
 ///
-/// - A 6 × 16 tile of `c` lives in registers (six `SIMD16<Float>` rows, twelve 256-bit
-///   registers on AVX2) while `k` runs up; each step broadcasts `a[i, k]` and multiplies it by
+/// - A tile of `c` lives in registers while `k` runs up: 6 × 16 with AVX2 (six `SIMD16<Float>`
+///   rows, twelve 256-bit registers), 12 × 16 with AVX-512 (twelve 512-bit registers); each step broadcasts `a[i, k]` and multiplies it by
 ///   one packed row `b[k, j..<j+16]`. Lane `j` of row `i` is exactly the reference chain.
 /// - `k` is cut into blocks of at most ``depthBlockMax``. Between blocks the accumulator is
 ///   stored into `c` and loaded back: a `Float` store and load are exact, so the chain is the
 ///   same as if it had stayed in a register.
 /// - `b` is packed per depth block into 16-column panels (zero-padded); `a` is read in place
-///   when its rows or its columns are contiguous, else packed into 6-row panels. Padding lanes
+///   when its rows or its columns are contiguous, else packed into panels of `tileRows` rows. Padding lanes
 ///   compute values that are never stored.
-/// - Edge tiles (fewer than 6 rows or 16 columns) and `c` views whose columns are not
-///   contiguous go through a 6 × 16 scratch tile; the arithmetic is the same code.
+/// - Edge tiles (fewer than `tileRows` rows or 16 columns) and `c` views whose columns are not
+///   contiguous go through a scratch tile; the arithmetic is the same code.
 ///
 /// Packing buffers are per thread (``GEMMScratch``): allocated on a thread's first product and
 /// reused for the thread's lifetime, so after warm-up a product makes no heap allocation, and
@@ -26,8 +26,14 @@ public enum GEMMKernel {
   /// Column partitions in Tier 1 are multiples of this (the micro-kernel's columns).
   public static let colGrain = tileCols
 
-  /// Rows of `c` held in registers by the micro-kernel.
+  /// Rows of `c` held in registers by the micro-kernel. With AVX-512 a `SIMD16<Float>` row is
+  /// one of 32 registers, and it takes 8 independent FMA chains to keep both FMA pipes busy
+  /// (latency 4): 12 rows. With AVX2 a row is two of 16 registers: 6 rows (12 chains).
+  #if MUNET_CPU_AVX512
+  static let tileRows = 12
+  #else
   static let tileRows = 6
+  #endif
   /// Columns of `c` held in registers by the micro-kernel (one `SIMD16<Float>`).
   static let tileCols = 16
   /// Largest depth block: a packed `b` micro-panel (`depth × 16`) then fills half of L1.
@@ -110,7 +116,7 @@ public enum GEMMKernel {
     }
   }
 
-  /// One tile of `c` (at most 6 × 16): in place when it is full and its rows are contiguous,
+  /// One tile of `c` (at most `tileRows` × 16): in place when it is full and its rows are contiguous,
   /// else through the scratch tile.
   @inline(__always)
   private static func multiplyTile(
@@ -180,11 +186,30 @@ public enum GEMMKernel {
       cRowStep: cRowStep, loadC: loadC)
   }
 
-  /// The 6 × 16 register tile: `c[r, 0..<16] (+)= Σ_k a[r, k] · b[k, 0..<16]`, one FMA per
-  /// element per `k`, in ascending `k`. `a[r, k]` is at `a[r * aRowStep + k * aDepthStep]`,
-  /// `b[k, j]` at `b[k * 16 + j]`, `c[r, j]` at `c[r * cRowStep + j]`.
+  /// The register tile (``tileRows`` × 16): `c[r, 0..<16] (+)= Σ_k a[r, k] · b[k, 0..<16]`,
+  /// one FMA per element per `k`, in ascending `k`. `a[r, k]` is at
+  /// `a[r * aRowStep + k * aDepthStep]`, `b[k, j]` at `b[k * 16 + j]`, `c[r, j]` at
+  /// `c[r * cRowStep + j]`. The rows are independent chains: how many run side by side
+  /// changes the speed, not the bits.
   @inline(__always)
   private static func microKernelBody(
+    depth: Int, a: UnsafePointer<Float>, aRowStep: Int, aDepthStep: Int, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, cRowStep: Int, loadC: Bool
+  ) {
+    #if MUNET_CPU_AVX512
+    microKernelBody12(
+      depth: depth, a: a, aRowStep: aRowStep, aDepthStep: aDepthStep, b: b, c: c,
+      cRowStep: cRowStep, loadC: loadC)
+    #else
+    microKernelBody6(
+      depth: depth, a: a, aRowStep: aRowStep, aDepthStep: aDepthStep, b: b, c: c,
+      cRowStep: cRowStep, loadC: loadC)
+    #endif
+  }
+
+  /// Six rows (AVX2: twelve 256-bit accumulators).
+  @inline(__always)
+  private static func microKernelBody6(
     depth: Int, a: UnsafePointer<Float>, aRowStep: Int, aDepthStep: Int, b: UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, cRowStep: Int, loadC: Bool
   ) {
@@ -218,6 +243,62 @@ public enum GEMMKernel {
     storeRow(acc3, c + 3 &* cRowStep)
     storeRow(acc4, c + 4 &* cRowStep)
     storeRow(acc5, c + 5 &* cRowStep)
+  }
+
+  /// Twelve rows (AVX-512: twelve 512-bit accumulators).
+  @inline(__always)
+  private static func microKernelBody12(
+    depth: Int, a: UnsafePointer<Float>, aRowStep: Int, aDepthStep: Int, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, cRowStep: Int, loadC: Bool
+  ) {
+    typealias Row = SIMD16<Float>
+    var acc0 = Row(), acc1 = Row(), acc2 = Row(), acc3 = Row(), acc4 = Row(), acc5 = Row()
+    var acc6 = Row(), acc7 = Row(), acc8 = Row(), acc9 = Row(), acc10 = Row(), acc11 = Row()
+    if loadC {
+      acc0 = loadRow(c)
+      acc1 = loadRow(c + cRowStep)
+      acc2 = loadRow(c + 2 &* cRowStep)
+      acc3 = loadRow(c + 3 &* cRowStep)
+      acc4 = loadRow(c + 4 &* cRowStep)
+      acc5 = loadRow(c + 5 &* cRowStep)
+      acc6 = loadRow(c + 6 &* cRowStep)
+      acc7 = loadRow(c + 7 &* cRowStep)
+      acc8 = loadRow(c + 8 &* cRowStep)
+      acc9 = loadRow(c + 9 &* cRowStep)
+      acc10 = loadRow(c + 10 &* cRowStep)
+      acc11 = loadRow(c + 11 &* cRowStep)
+    }
+    var aK = a
+    var bK = b
+    for _ in 0..<depth {
+      let bRow = UnsafeRawPointer(bK).loadUnaligned(as: Row.self)
+      acc0 = acc0.addingProduct(Row(repeating: aK[0]), bRow)
+      acc1 = acc1.addingProduct(Row(repeating: aK[aRowStep]), bRow)
+      acc2 = acc2.addingProduct(Row(repeating: aK[2 &* aRowStep]), bRow)
+      acc3 = acc3.addingProduct(Row(repeating: aK[3 &* aRowStep]), bRow)
+      acc4 = acc4.addingProduct(Row(repeating: aK[4 &* aRowStep]), bRow)
+      acc5 = acc5.addingProduct(Row(repeating: aK[5 &* aRowStep]), bRow)
+      acc6 = acc6.addingProduct(Row(repeating: aK[6 &* aRowStep]), bRow)
+      acc7 = acc7.addingProduct(Row(repeating: aK[7 &* aRowStep]), bRow)
+      acc8 = acc8.addingProduct(Row(repeating: aK[8 &* aRowStep]), bRow)
+      acc9 = acc9.addingProduct(Row(repeating: aK[9 &* aRowStep]), bRow)
+      acc10 = acc10.addingProduct(Row(repeating: aK[10 &* aRowStep]), bRow)
+      acc11 = acc11.addingProduct(Row(repeating: aK[11 &* aRowStep]), bRow)
+      aK += aDepthStep
+      bK += tileCols
+    }
+    storeRow(acc0, c)
+    storeRow(acc1, c + cRowStep)
+    storeRow(acc2, c + 2 &* cRowStep)
+    storeRow(acc3, c + 3 &* cRowStep)
+    storeRow(acc4, c + 4 &* cRowStep)
+    storeRow(acc5, c + 5 &* cRowStep)
+    storeRow(acc6, c + 6 &* cRowStep)
+    storeRow(acc7, c + 7 &* cRowStep)
+    storeRow(acc8, c + 8 &* cRowStep)
+    storeRow(acc9, c + 9 &* cRowStep)
+    storeRow(acc10, c + 10 &* cRowStep)
+    storeRow(acc11, c + 11 &* cRowStep)
   }
 
   @inline(__always)

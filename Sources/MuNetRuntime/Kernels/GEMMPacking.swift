@@ -16,7 +16,7 @@ struct GEMMScratch {
   let packedA: UnsafeMutablePointer<Float>
   /// `depthBlockMax × colBlockMax` floats: the packed `b` block, 16-column panels.
   let packedB: UnsafeMutablePointer<Float>
-  /// One 6 × 16 tile of `c` for edge tiles and non-contiguous `c` rows.
+  /// One `tileRows` × 16 tile of `c` for edge tiles and non-contiguous `c` rows.
   let tile: UnsafeMutablePointer<Float>
 
   static let packedAFloats = GEMMKernel.rowBlockMax * GEMMKernel.depthBlockMax
@@ -58,15 +58,15 @@ private let gemmScratchKey: pthread_key_t = {
 ///
 /// Packing copies values; it never computes, so it cannot change a bit of the result.
 enum GEMMPacking {
-  /// Where the micro-kernel finds one 6-row panel of `a`: `a[r, k]` is at
-  /// `base[r * rowStep + k * depthStep]` for `r < 6`.
+  /// Where the micro-kernel finds one panel of `a` (`tileRows` rows): `a[r, k]` is at
+  /// `base[r * rowStep + k * depthStep]` for `r < tileRows`.
   struct PanelOfA {
     var base: UnsafePointer<Float>
     var rowStep: Int
     var depthStep: Int
   }
 
-  /// The 6-row panels of one `a` block: read in place or packed into scratch.
+  /// The panels of one `a` block: read in place or packed into scratch.
   struct PanelsOfA {
     var first: PanelOfA
     /// Pointer distance between consecutive full panels.
@@ -86,11 +86,11 @@ enum GEMMPacking {
   }
 
   /// Whether `a` views whose rows are contiguous (`colStride == 1`) are read in place rather
-  /// than packed. Reading in place saves a copy of `a` per column block; each 6-row panel is
+  /// than packed. Reading in place saves a copy of `a` per column block; each panel is
   /// still reused across all column tiles from L1.
   static let readsRowMajorAInPlace = true
   /// Same for views whose columns are contiguous (`rowStride == 1`, e.g. a transposed matrix).
-  static let readsColumnMajorAInPlace = true
+  static let readsColumnMajorAInPlace = false
 
   /// The panels of the block `a` (`mc × kc`, `mc ≤ rowBlockMax`, `kc ≤ depthBlockMax`).
   static func panelsOfA(_ a: Matrix, scratch: GEMMScratch) -> PanelsOfA {
@@ -112,6 +112,11 @@ enum GEMMPacking {
         first: inPlace, panelStep: tileRows * inPlace.rowStep, fullPanels: fullPanels, edge: packedEdge)
     }
     let panelCount = (a.rows + tileRows - 1) / tileRows
+    if a.rowStride == 1 {
+      packColumnMajorA(a, panelCount: panelCount, into: scratch.packedA)
+      return PanelsOfA(
+        first: packedEdge, panelStep: depth * tileRows, fullPanels: panelCount, edge: packedEdge)
+    }
     for panel in 0..<panelCount {
       let rows = panel * tileRows..<min(a.rows, panel * tileRows + tileRows)
       packPanelOfA(a.rows(rows), into: scratch.packedA + panel * depth * tileRows)
@@ -120,7 +125,7 @@ enum GEMMPacking {
       first: packedEdge, panelStep: depth * tileRows, fullPanels: panelCount, edge: packedEdge)
   }
 
-  /// Packs up to 6 rows of `a` as `dst[k * 6 + r] = a[r, k]`, rows past `a.rows` as zeros.
+  /// Packs up to `tileRows` rows of `a` as `dst[k * tileRows + r] = a[r, k]`, rows past `a.rows` as zeros.
   static func packPanelOfA(_ a: Matrix, into dst: UnsafeMutablePointer<Float>) {
     let tileRows = GEMMKernel.tileRows
     let depth = a.cols
@@ -140,6 +145,32 @@ enum GEMMPacking {
       let source = a.base + r &* a.rowStride
       let step = a.colStride
       for k in 0..<depth { dst[k &* tileRows &+ r] = source[k &* step] }
+    }
+  }
+
+  /// Packs every panel of a block whose columns are contiguous (`a` is a transposed view,
+  /// as in a weight gradient `xᵀ · dy`): `k` runs outermost, so each column of `a` (a row of
+  /// the untransposed matrix) is read once, front to back, and dealt out to the panels.
+  static func packColumnMajorA(_ a: Matrix, panelCount: Int, into dst: UnsafeMutablePointer<Float>) {
+    let tileRows = GEMMKernel.tileRows
+    let depth = a.cols
+    let fullPanels = a.rows / tileRows
+    let panelFloats = depth &* tileRows
+    for k in 0..<depth {
+      let column = a.base + k &* a.colStride
+      for panel in 0..<fullPanels {
+        let source = column + panel &* tileRows
+        let target = dst + panel &* panelFloats + k &* tileRows
+        for r in 0..<tileRows { target[r] = source[r] }
+      }
+    }
+    guard fullPanels < panelCount else { return }
+    let edgeRows = a.rows - fullPanels * tileRows
+    let edge = dst + fullPanels &* panelFloats
+    for k in 0..<depth {
+      let source = a.base + k &* a.colStride + fullPanels &* tileRows
+      let target = edge + k &* tileRows
+      for r in 0..<tileRows { target[r] = r < edgeRows ? source[r] : 0 }
     }
   }
 
