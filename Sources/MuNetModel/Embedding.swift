@@ -41,8 +41,8 @@ public final class PatchEmbedding: ViTComponent {
 
   /// `output = patches · kernel + bias` (`patches` is `rows × p·p·C`, `output` `rows × D`).
   public func forward(patches: Matrix, into output: Matrix, compute: Compute) {
-    compute.gemmEngine.gemm(patches, kernel, output, accumulate: false)
-    compute.addBias(output, parameters.value(Self.biasSlot).vector, into: output)
+    compute.gemmEngine.gemm(
+      patches, kernel, output, addingBias: parameters.value(Self.biasSlot).vector)
   }
 
   /// Kernel and bias gradients from the output gradient (the input, pixels, needs none).

@@ -98,13 +98,10 @@ public final class EncoderBlock: ViTComponent {
     let query = saved.query.rows(rows, cols: width)
     let key = saved.key.rows(rows, cols: width)
     let valueRows = saved.value.rows(rows, cols: width)
-    gemm.gemm(normed, square(Slot.queryKernel), query, accumulate: false)
-    compute.addBias(query, value(Slot.queryBias).vector, into: query)
+    gemm.gemm(normed, square(Slot.queryKernel), query, addingBias: value(Slot.queryBias).vector)
     compute.scale(query, by: geometry.queryScale, into: query)
-    gemm.gemm(normed, square(Slot.keyKernel), key, accumulate: false)
-    compute.addBias(key, value(Slot.keyBias).vector, into: key)
-    gemm.gemm(normed, square(Slot.valueKernel), valueRows, accumulate: false)
-    compute.addBias(valueRows, value(Slot.valueBias).vector, into: valueRows)
+    gemm.gemm(normed, square(Slot.keyKernel), key, addingBias: value(Slot.keyBias).vector)
+    gemm.gemm(normed, square(Slot.valueKernel), valueRows, addingBias: value(Slot.valueBias).vector)
 
     for head in 0..<heads {
       gemm.gemmBatched(
@@ -120,8 +117,9 @@ public final class EncoderBlock: ViTComponent {
     }
 
     let middle = saved.middle.rows(rows, cols: width)
-    gemm.gemm(saved.context.rows(rows, cols: width), square(Slot.outKernel), middle, accumulate: false)
-    compute.addBias(middle, value(Slot.outBias).vector, into: middle)
+    gemm.gemm(
+      saved.context.rows(rows, cols: width), square(Slot.outKernel), middle,
+      addingBias: value(Slot.outBias).vector)
     compute.addInPlace(x, to: middle)
 
     compute.layerNormForward(
@@ -131,11 +129,11 @@ public final class EncoderBlock: ViTComponent {
     let activated = saved.activated.rows(rows, cols: mlpDim)
     gemm.gemm(
       saved.norm2.output.rows(rows, cols: width), value(Slot.dense0Kernel).rows(width, cols: mlpDim),
-      hidden, accumulate: false)
-    compute.addBias(hidden, value(Slot.dense0Bias).vector, into: hidden)
+      hidden, addingBias: value(Slot.dense0Bias).vector)
     compute.gelu(hidden, form: config.geluForm, into: activated)
-    gemm.gemm(activated, value(Slot.dense1Kernel).rows(mlpDim, cols: width), output, accumulate: false)
-    compute.addBias(output, value(Slot.dense1Bias).vector, into: output)
+    gemm.gemm(
+      activated, value(Slot.dense1Kernel).rows(mlpDim, cols: width), output,
+      addingBias: value(Slot.dense1Bias).vector)
     compute.addInPlace(middle, to: output)
   }
 

@@ -63,11 +63,11 @@ public final class ResidualAdapter: ViTComponent {
     let activated = saved.activated.rows(rows, cols: adapterDim)
     gemm.gemm(
       saved.norm.output.rows(rows, cols: width), value(Slot.dense1Kernel).rows(width, cols: adapterDim),
-      hidden, accumulate: false)
-    compute.addBias(hidden, value(Slot.dense1Bias).vector, into: hidden)
+      hidden, addingBias: value(Slot.dense1Bias).vector)
     compute.gelu(hidden, form: config.geluForm, into: activated)
-    gemm.gemm(activated, value(Slot.dense2Kernel).rows(adapterDim, cols: width), output, accumulate: false)
-    compute.addBias(output, value(Slot.dense2Bias).vector, into: output)
+    gemm.gemm(
+      activated, value(Slot.dense2Kernel).rows(adapterDim, cols: width), output,
+      addingBias: value(Slot.dense2Bias).vector)
     compute.addInPlace(x, to: output)
   }
 
@@ -169,8 +169,7 @@ public final class Head: ViTComponent {
 
   /// `logits = features · kernel + bias` (`batch × D` → `batch × classes`).
   func forward(features: Matrix, into logits: Matrix, compute: Compute) {
-    compute.gemmEngine.gemm(features, kernel, logits, accumulate: false)
-    compute.addBias(logits, parameters.value(1).vector, into: logits)
+    compute.gemmEngine.gemm(features, kernel, logits, addingBias: parameters.value(1).vector)
   }
 
   /// Kernel and bias gradients (when trainable).

@@ -89,6 +89,35 @@ private func extent(_ rng: inout SplitMix64) -> Int {
 @Suite struct ThreadedGEMMTests {
   static let threadCounts = [1, 2, 3, 4, 7]
 
+  /// The fused bias (added to each tile as it finishes) has the bits of the product followed by
+  /// a separate `c[i, j] + bias[j]` pass, in Tier 0 and in every Tier 1 split, for every layout.
+  @Test func biasEpilogueEqualsProductThenBias() async {
+    let engines: [any GEMMEngine] = [ReferenceGEMM()] + Self.threadCounts.map {
+      ThreadedGEMM(pool: startedPool(threadCount: $0), multiplyAddsPerThreadMin: 1)
+    }
+    await propertyCheck(
+      count: 40, input: Gen.int(in: 0...70), Gen.int(in: 0...600), Gen.int(in: 0...70), Gen.uint64()
+    ) { m, k, n, seed in
+      let product = RandomProduct(m: m, k: k, n: n, seed: seed, subRanges: false)
+      var rng = SplitMix64(seed: seed ^ 0x5EED)
+      let bias = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, n))
+      defer { bias.deallocate() }
+      for j in 0..<max(1, n) { bias[j] = Float(rng.int(in: -1000...1000)) / 37 }
+      let biasView = UnsafeMutableBufferPointer(rebasing: bias[0..<n])
+      let expected = TestMatrix(copying: product.c)
+      GEMMReference.multiply(
+        product.a.view, product.b.view, expected.view, accumulate: false, rows: 0..<m, cols: 0..<n)
+      for i in 0..<m {
+        for j in 0..<n { expected.view[i, j] = expected.view[i, j] + bias[j] }
+      }
+      for engine in engines {
+        let actual = TestMatrix(copying: product.c)
+        engine.gemm(product.a.view, product.b.view, actual.view, addingBias: biasView)
+        #expect(actual.bits == expected.bits, "\(engine.name) with bias: \(product)")
+      }
+    }
+  }
+
   @Test func equalsReferenceBitwiseForEveryThreadCount() async {
     let engines = Self.threadCounts.map {
       ThreadedGEMM(pool: startedPool(threadCount: $0), multiplyAddsPerThreadMin: 1)

@@ -13,11 +13,25 @@ public protocol GEMMEngine: AnyObject, Sendable {
 
   func gemm(_ a: Matrix, _ b: Matrix, _ c: Matrix, accumulate: Bool)
 
+  /// `c = a · b`, then `c[i, j] = c[i, j] + bias[j]` (`bias`: `c.cols` floats): the bits of
+  /// ``gemm(_:_:_:accumulate:)`` followed by a separate bias pass. The deterministic engines
+  /// add the bias to each tile as it finishes; others may do the two passes.
+  func gemm(_ a: Matrix, _ b: Matrix, _ c: Matrix, addingBias bias: UnsafeMutableBufferPointer<Float>)
+
   /// `c[i] = (accumulate ? c[i] : 0) + a[i] · b[i]` for every batch index.
   func gemmBatched(_ a: MatrixBatch, _ b: MatrixBatch, _ c: MatrixBatch, accumulate: Bool)
 }
 
 extension GEMMEngine {
+  /// The two-pass form: the product, then the bias on every row.
+  public func gemm(_ a: Matrix, _ b: Matrix, _ c: Matrix, addingBias bias: UnsafeMutableBufferPointer<Float>) {
+    precondition(bias.count == c.cols, "gemm: bias has \(bias.count) values for \(c.cols) columns")
+    gemm(a, b, c, accumulate: false)
+    for i in 0..<c.rows {
+      for j in 0..<c.cols { c[i, j] = c[i, j] + bias[j] }
+    }
+  }
+
   /// Checks the shapes of a product; every engine calls it first.
   @inlinable
   public func checkShapes(_ a: Matrix, _ b: Matrix, _ c: Matrix) {

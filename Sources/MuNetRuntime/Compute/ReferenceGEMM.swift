@@ -9,6 +9,13 @@ public final class ReferenceGEMM: GEMMEngine {
     GEMMKernel.multiply(a, b, c, accumulate: accumulate, rows: 0..<c.rows, cols: 0..<c.cols)
   }
 
+  public func gemm(_ a: Matrix, _ b: Matrix, _ c: Matrix, addingBias bias: UnsafeMutableBufferPointer<Float>) {
+    checkShapes(a, b, c)
+    precondition(bias.count == c.cols, "gemm: bias has \(bias.count) values for \(c.cols) columns")
+    GEMMKernel.multiply(
+      a, b, c, accumulate: false, rows: 0..<c.rows, cols: 0..<c.cols, bias: bias.baseAddress.map { UnsafePointer($0) })
+  }
+
   public func gemmBatched(_ a: MatrixBatch, _ b: MatrixBatch, _ c: MatrixBatch, accumulate: Bool) {
     checkShapes(a, b, c)
     for index in 0..<c.count {
@@ -45,15 +52,26 @@ public final class ThreadedGEMM: GEMMEngine {
 
   public func gemm(_ a: Matrix, _ b: Matrix, _ c: Matrix, accumulate: Bool) {
     checkShapes(a, b, c)
+    multiply(a, b, c, accumulate: accumulate, bias: nil)
+  }
+
+  public func gemm(_ a: Matrix, _ b: Matrix, _ c: Matrix, addingBias bias: UnsafeMutableBufferPointer<Float>) {
+    checkShapes(a, b, c)
+    precondition(bias.count == c.cols, "gemm: bias has \(bias.count) values for \(c.cols) columns")
+    multiply(a, b, c, accumulate: false, bias: bias.baseAddress.map { UnsafePointer($0) })
+  }
+
+  private func multiply(_ a: Matrix, _ b: Matrix, _ c: Matrix, accumulate: Bool, bias: UnsafePointer<Float>?) {
     let threads = threadCount(multiplyAdds: c.rows * c.cols * a.cols)
     guard threads > 1 else {
-      return GEMMKernel.multiply(a, b, c, accumulate: accumulate, rows: 0..<c.rows, cols: 0..<c.cols)
+      return GEMMKernel.multiply(
+        a, b, c, accumulate: accumulate, rows: 0..<c.rows, cols: 0..<c.cols, bias: bias)
     }
     let splitRows = ThreadedGEMM.splitsRows(rows: c.rows, cols: c.cols, threads: threads)
     let count = splitRows ? c.rows : c.cols
     let grain = splitRows ? GEMMKernel.rowGrain : GEMMKernel.colGrain
     let parts = Partition.partCount(count: count, grain: grain, partsMax: threads)
-    let job = GEMMPartJob(a: a, b: b, c: c, accumulate: accumulate, splitRows: splitRows,
+    let job = GEMMPartJob(a: a, b: b, c: c, accumulate: accumulate, bias: bias, splitRows: splitRows,
                           parts: parts, count: count, grain: grain)
     pool.run(taskCount: parts, job)
   }
@@ -92,6 +110,7 @@ public final class ThreadedGEMM: GEMMEngine {
 struct GEMMPartJob: ParallelJob {
   let a: Matrix, b: Matrix, c: Matrix
   let accumulate: Bool
+  let bias: UnsafePointer<Float>?
   let splitRows: Bool
   let parts: Int, count: Int, grain: Int
 
@@ -99,7 +118,7 @@ struct GEMMPartJob: ParallelJob {
     let range = Partition.range(part: task, parts: parts, count: count, grain: grain)
     let rows = splitRows ? range : 0..<c.rows
     let cols = splitRows ? 0..<c.cols : range
-    GEMMKernel.multiply(a, b, c, accumulate: accumulate, rows: rows, cols: cols)
+    GEMMKernel.multiply(a, b, c, accumulate: accumulate, rows: rows, cols: cols, bias: bias)
   }
 }
 
