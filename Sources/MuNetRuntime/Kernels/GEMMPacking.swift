@@ -130,11 +130,7 @@ enum GEMMPacking {
     let tileRows = GEMMKernel.tileRows
     let depth = a.cols
     if a.rows == tileRows && a.rowStride == 1 {
-      for k in 0..<depth {
-        let source = a.base + k &* a.colStride
-        let target = dst + k &* tileRows
-        for r in 0..<tileRows { target[r] = source[r] }
-      }
+      for k in 0..<depth { copyPanelColumn(a.base + k &* a.colStride, to: dst + k &* tileRows) }
       return
     }
     for r in 0..<tileRows {
@@ -159,9 +155,7 @@ enum GEMMPacking {
     for k in 0..<depth {
       let column = a.base + k &* a.colStride
       for panel in 0..<fullPanels {
-        let source = column + panel &* tileRows
-        let target = dst + panel &* panelFloats + k &* tileRows
-        for r in 0..<tileRows { target[r] = source[r] }
+        copyPanelColumn(column + panel &* tileRows, to: dst + panel &* panelFloats + k &* tileRows)
       }
     }
     guard fullPanels < panelCount else { return }
@@ -171,6 +165,27 @@ enum GEMMPacking {
       let source = a.base + k &* a.colStride + fullPanels &* tileRows
       let target = edge + k &* tileRows
       for r in 0..<tileRows { target[r] = r < edgeRows ? source[r] : 0 }
+    }
+  }
+
+  /// Copies the `tileRows` contiguous floats at `source` (one column of a full panel of a
+  /// transposed `a`, all of which exist) to `target` with vector loads and stores: 8 + 4 with
+  /// 12-row tiles, 4 + 2 with 6-row tiles (a plain loop compiled to scalar moves).
+  @inline(__always)
+  static func copyPanelColumn(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>) {
+    let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(target)
+    let floatBytes = MemoryLayout<Float>.stride
+    switch GEMMKernel.tileRows {
+    case 12:
+      to.storeBytes(of: from.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+      let tail = from.loadUnaligned(fromByteOffset: 8 * floatBytes, as: SIMD4<Float>.self)
+      (to + 8 * floatBytes).storeBytes(of: tail, as: SIMD4<Float>.self)
+    case 6:
+      to.storeBytes(of: from.loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+      let tail = from.loadUnaligned(fromByteOffset: 4 * floatBytes, as: SIMD2<Float>.self)
+      (to + 4 * floatBytes).storeBytes(of: tail, as: SIMD2<Float>.self)
+    default:
+      for r in 0..<GEMMKernel.tileRows { target[r] = source[r] }
     }
   }
 
@@ -197,6 +212,9 @@ enum GEMMPacking {
       }
       return
     }
+    if b.rowStride == 1 {
+      return packTransposedPanelOfB(b, into: dst)
+    }
     for j in 0..<tileCols {
       guard j < b.cols else {
         for k in 0..<depth { dst[k &* tileCols &+ j] = 0 }
@@ -205,6 +223,84 @@ enum GEMMPacking {
       let source = b.base + j &* b.colStride
       let step = b.rowStride
       for k in 0..<depth { dst[k &* tileCols &+ j] = source[k &* step] }
+    }
+  }
+
+  /// ``packPanelOfB(_:into:)`` for a `b` whose columns are contiguous (`rowStride == 1`: a
+  /// transposed view, as `Kᵀ` in `Q·Kᵀ` or `Wᵀ` in backward products). Sixteen depths at a time,
+  /// each of the (up to) 16 columns is one 16-lane load, the 16 × 16 block is transposed in
+  /// registers, and each depth's 16 floats are one store (a plain `j`-outer loop compiled to
+  /// scatters). Columns past `b.cols` are zeros; the last `depth % 16` depths go one at a time.
+  static func packTransposedPanelOfB(_ b: Matrix, into dst: UnsafeMutablePointer<Float>) {
+    let tileCols = GEMMKernel.tileCols
+    let depth = b.rows, cols = b.cols
+    var k = 0
+    while k &+ 16 <= depth {
+      let first = k
+      var block = Block16 { j in
+        guard j < cols else { return SIMD16() }
+        return UnsafeRawPointer(b.base + (j &* b.colStride &+ first)).loadUnaligned(as: SIMD16<Float>.self)
+      }
+      for _ in 0..<4 { block = block.unzipped() }
+      block.forEachRow { offset, row in
+        let target = dst + (first &+ offset) &* tileCols
+        UnsafeMutableRawPointer(target).storeBytes(of: row, as: SIMD16<Float>.self)
+      }
+      k &+= 16
+    }
+    while k < depth {
+      let target = dst + k &* tileCols
+      for j in 0..<tileCols { target[j] = j < cols ? b.base[j &* b.colStride &+ k] : 0 }
+      k &+= 1
+    }
+  }
+
+  /// Sixteen 16-float rows held in registers, for the transpose in
+  /// ``packTransposedPanelOfB(_:into:)``.
+  ///
+  /// ``unzipped()`` moves the element at flat index `16 * row + lane` to the index whose 8 bits
+  /// are those of the old one rotated right by one (row `i < 8` takes the even elements of rows
+  /// `2i` and `2i + 1`, row `8 + i` their odd ones: one two-source permute each); four rounds
+  /// rotate by four bits, which swaps row and lane: the transpose.
+  struct Block16 {
+    var r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, r12, r13, r14, r15: SIMD16<Float>
+
+    /// Row `i` is `row(i)`, in ascending `i`.
+    @inline(__always)
+    init(_ row: (Int) -> SIMD16<Float>) {
+      r0 = row(0); r1 = row(1); r2 = row(2); r3 = row(3)
+      r4 = row(4); r5 = row(5); r6 = row(6); r7 = row(7)
+      r8 = row(8); r9 = row(9); r10 = row(10); r11 = row(11)
+      r12 = row(12); r13 = row(13); r14 = row(14); r15 = row(15)
+    }
+
+    /// Calls `body(i, row i)` in ascending `i`.
+    @inline(__always)
+    func forEachRow(_ body: (Int, SIMD16<Float>) -> Void) {
+      body(0, r0); body(1, r1); body(2, r2); body(3, r3)
+      body(4, r4); body(5, r5); body(6, r6); body(7, r7)
+      body(8, r8); body(9, r9); body(10, r10); body(11, r11)
+      body(12, r12); body(13, r13); body(14, r14); body(15, r15)
+    }
+
+    @inline(__always)
+    func unzipped() -> Block16 {
+      @inline(__always) func even(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+        SIMD32(lowHalf: a, highHalf: b).evenHalf
+      }
+      @inline(__always) func odd(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+        SIMD32(lowHalf: a, highHalf: b).oddHalf
+      }
+      var out = self
+      out.r0 = even(r0, r1); out.r1 = even(r2, r3)
+      out.r2 = even(r4, r5); out.r3 = even(r6, r7)
+      out.r4 = even(r8, r9); out.r5 = even(r10, r11)
+      out.r6 = even(r12, r13); out.r7 = even(r14, r15)
+      out.r8 = odd(r0, r1); out.r9 = odd(r2, r3)
+      out.r10 = odd(r4, r5); out.r11 = odd(r6, r7)
+      out.r12 = odd(r8, r9); out.r13 = odd(r10, r11)
+      out.r14 = odd(r12, r13); out.r15 = odd(r14, r15)
+      return out
     }
   }
 }
