@@ -13,7 +13,7 @@ Markdown table of the medians with each one's ratio to PyTorch.
 
 The peers run with the Python of .venv-bench/ when it exists (bench/setup-peers makes it).
 Usage: bench/train_step_compare.py [--threads 1,2] [--runs 5] [--steps 30] [--warmup 5]
-                                   [--tier threads] [--munet .build/release/munet]
+                                   [--tier threads,blas,blas@SkylakeX] [--munet .build/release/munet]
                                    [--munet-args "--steps 30"]
 --steps and --warmup apply to the peers; munet gets only the flags above plus --munet-args.
 """
@@ -45,10 +45,10 @@ def last_json_line(text):
     return None
 
 
-def run(command, timeout):
+def run(command, timeout, env=None):
     """(parsed JSON line, error message): exactly one of them is None."""
     try:
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     except FileNotFoundError as error:
         return None, str(error)
     except subprocess.TimeoutExpired:
@@ -65,9 +65,9 @@ def commands(args, threads):
     peer = common + ["--runs", "1"]
     pin = ["taskset", "-c", f"0-{threads - 1}"] if shutil.which("taskset") else []
     munet = {
-        f"munet {tier}": [args.munet, "bench", "train-step", "--tier", tier, "--threads", str(threads), "--json"]
-        + args.munet_args.split()
-        for tier in args.tier.split(",")
+        f"munet {spec}": [args.munet, "bench", "train-step", "--tier", spec.split("@")[0], "--threads",
+                          str(threads), "--json"] + args.munet_args.split()
+        for spec in args.tier.split(",")
     }
     return munet | {
         "PyTorch": [peer_python(), os.path.join(PEERS, "train_step_torch.py")] + peer,
@@ -82,7 +82,9 @@ def main():
     parser.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps before each measurement")
     parser.add_argument("--tier", default="threads",
-                        help="munet tier(s), comma-separated: reference, threads, blas")
+                        help="munet tier(s), comma-separated: reference, threads, blas; blas@CORE runs "
+                             "with OPENBLAS_CORETYPE=CORE (e.g. blas@SkylakeX: OpenBLAS 0.3.21 picks its "
+                             "AVX2 Haswell kernels on Zen 5 unless told)")
     parser.add_argument("--munet", default=os.path.join(ROOT, ".build", "release", "munet"))
     parser.add_argument("--munet-args", default="",
                         help="extra arguments for munet (it chooses its own step counts otherwise)")
@@ -110,7 +112,10 @@ def main():
             for name, command in commands(args, threads).items():
                 if name in unavailable:
                     continue
-                result, error = run(command, args.timeout)
+                env = None
+                if "@" in name:
+                    env = dict(os.environ, OPENBLAS_CORETYPE=name.split("@")[1])
+                result, error = run(command, args.timeout, env)
                 if error:
                     # A missing `bench train-step` command makes munet unavailable, not a failure.
                     print(f"{name}: not available ({error})")
@@ -135,7 +140,10 @@ def main():
             values = rates[(name, threads)]
             label = name if name.startswith("munet") else f"{name} {versions.get(name, '')}".strip()
             if name.startswith("munet"):
-                label = f"munet --tier {name.split()[1]}"
+                spec = name.split()[1]
+                label = f"munet --tier {spec.split('@')[0]}"
+                if "@" in spec:
+                    label += f" (OPENBLAS_CORETYPE={spec.split('@')[1]})"
             if not values:
                 print(f"| {threads} | {label} | not available | | |")
                 continue

@@ -59,6 +59,10 @@ struct BenchGEMMCommand: ParsableCommand {
     print("munet bench gemm (\(MuNetBuild.configuration)), \(reps) reps, engines: "
           + engines.map(\.name).joined(separator: ", "))
     print("OpenBLAS: \(MuNetBLASInfo.config)")
+    if munet_cpu_has_avx512() != 0 && MuNetBLASInfo.coreName == "Haswell" {
+      print("note: OpenBLAS chose its AVX2 (Haswell) kernels on this AVX-512 CPU; "
+            + "OPENBLAS_CORETYPE=SkylakeX selects its AVX-512 kernels")
+    }
     var results: [BenchGEMMResult] = []
     let table = BenchGEMMTable(threads: threads)
     table.printHeader()

@@ -110,6 +110,8 @@ private func compare(
     #expect(compute.pool?.threadCount == 2)
     #expect(compute.gemmEngine is OpenBLASGEMM)
     #expect(compute.gemmEngine.name.contains("threads=2"))
+    // Batched (per-head) products go to the exact Tier 1 kernel on the same pool.
+    #expect(compute.gemmEngine.name.hasSuffix("; batched: threads(2)"))
     // Non-GEMM work runs on the pool: every index is visited once.
     let visits = UnsafeMutablePointer<Int>.allocate(capacity: 12)
     defer { visits.deallocate() }
