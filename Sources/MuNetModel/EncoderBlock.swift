@@ -129,8 +129,10 @@ public final class EncoderBlock: ViTComponent {
     let activated = saved.activated.rows(rows, cols: mlpDim)
     gemm.gemm(
       saved.norm2.output.rows(rows, cols: width), value(Slot.dense0Kernel).rows(width, cols: mlpDim),
-      hidden, addingBias: value(Slot.dense0Bias).vector)
-    compute.gelu(hidden, form: config.geluForm, into: activated)
+      hidden, accumulate: false)
+    compute.addBiasGELU(
+      hidden, value(Slot.dense0Bias).vector, form: config.geluForm, sums: hidden, into: activated,
+      terms: saved.geluTerms?.rows(rows, cols: mlpDim))
     gemm.gemm(
       activated, value(Slot.dense1Kernel).rows(mlpDim, cols: width), output,
       addingBias: value(Slot.dense1Bias).vector)
@@ -161,9 +163,9 @@ public final class EncoderBlock: ViTComponent {
     }
     gemm.gemm(dy, value(Slot.dense1Kernel).rows(mlpDim, cols: width).transposed, hiddenGradient,
               accumulate: false)
-    compute.geluBackward(
-      saved.hidden.rows(rows, cols: mlpDim), outputGradient: hiddenGradient, form: config.geluForm,
-      into: hiddenGradient)
+    geluBackward(
+      saved.hidden.rows(rows, cols: mlpDim), terms: saved.geluTerms?.rows(rows, cols: mlpDim),
+      outputGradient: hiddenGradient, form: config.geluForm, compute: compute)
     if let grads {
       gemm.gemm(normed2.transposed, hiddenGradient, grads[Slot.dense0Kernel].rows(width, cols: mlpDim),
                 accumulate: accumulate)
@@ -281,6 +283,18 @@ struct AttentionGeometry {
   }
 }
 
+/// `dx = dy ⊙ gelu'(x)` in place in `dy`: from the terms the forward saved when there are
+/// some (training workspaces), else recomputing them (the same bits).
+func geluBackward(
+  _ x: Matrix, terms: Matrix?, outputGradient dy: Matrix, form: GELUForm, compute: Compute
+) {
+  if let terms {
+    compute.geluBackward(x, terms: terms, outputGradient: dy, form: form, into: dy)
+  } else {
+    compute.geluBackward(x, outputGradient: dy, form: form, into: dy)
+  }
+}
+
 /// What ``EncoderBlock`` saves in its forward pass for the backward pass.
 struct EncoderBlockSaved {
   let norm0: LayerNormSaved
@@ -290,8 +304,11 @@ struct EncoderBlockSaved {
   let middle: Tensor
   let norm2: LayerNormSaved
   let hidden: Tensor, activated: Tensor
+  /// The GELU term (`tanh` or `erf`) of each `hidden` element, so that backward need not
+  /// recompute it; nil in workspaces planned without (evaluation).
+  let geluTerms: Tensor?
 
-  init(_ allocator: TensorAllocator, config: ViTConfig, batch: Int) {
+  init(_ allocator: TensorAllocator, config: ViTConfig, batch: Int, savingGELUTerms: Bool) {
     let rows = batch * config.tokenCount, width = config.width
     norm0 = LayerNormSaved(allocator, rows: rows, cols: width)
     query = allocator.take(Shape(rows, width))
@@ -303,6 +320,7 @@ struct EncoderBlockSaved {
     norm2 = LayerNormSaved(allocator, rows: rows, cols: width)
     hidden = allocator.take(Shape(rows, config.mlpDim))
     activated = allocator.take(Shape(rows, config.mlpDim))
+    geluTerms = savingGELUTerms ? allocator.take(Shape(rows, config.mlpDim)) : nil
   }
 }
 

@@ -63,8 +63,10 @@ public final class ResidualAdapter: ViTComponent {
     let activated = saved.activated.rows(rows, cols: adapterDim)
     gemm.gemm(
       saved.norm.output.rows(rows, cols: width), value(Slot.dense1Kernel).rows(width, cols: adapterDim),
-      hidden, addingBias: value(Slot.dense1Bias).vector)
-    compute.gelu(hidden, form: config.geluForm, into: activated)
+      hidden, accumulate: false)
+    compute.addBiasGELU(
+      hidden, value(Slot.dense1Bias).vector, form: config.geluForm, sums: hidden, into: activated,
+      terms: saved.geluTerms?.rows(rows, cols: adapterDim))
     gemm.gemm(
       activated, value(Slot.dense2Kernel).rows(adapterDim, cols: width), output,
       addingBias: value(Slot.dense2Bias).vector)
@@ -88,9 +90,9 @@ public final class ResidualAdapter: ViTComponent {
     }
     gemm.gemm(dy, value(Slot.dense2Kernel).rows(adapterDim, cols: width).transposed, hiddenGradient,
               accumulate: false)
-    compute.geluBackward(
-      saved.hidden.rows(rows, cols: adapterDim), outputGradient: hiddenGradient, form: config.geluForm,
-      into: hiddenGradient)
+    geluBackward(
+      saved.hidden.rows(rows, cols: adapterDim), terms: saved.geluTerms?.rows(rows, cols: adapterDim),
+      outputGradient: hiddenGradient, form: config.geluForm, compute: compute)
     if let grads {
       gemm.gemm(saved.norm.output.rows(rows, cols: width).transposed, hiddenGradient,
                 grads[Slot.dense1Kernel].rows(width, cols: adapterDim), accumulate: accumulate)
@@ -114,12 +116,15 @@ public final class ResidualAdapter: ViTComponent {
 struct AdapterSaved {
   let norm: LayerNormSaved
   let hidden: Tensor, activated: Tensor
+  /// The GELU terms of `hidden` (see ``EncoderBlockSaved/geluTerms``).
+  let geluTerms: Tensor?
 
-  init(_ allocator: TensorAllocator, config: ViTConfig, batch: Int, adapterDim: Int) {
+  init(_ allocator: TensorAllocator, config: ViTConfig, batch: Int, adapterDim: Int, savingGELUTerms: Bool) {
     let rows = batch * config.tokenCount
     norm = LayerNormSaved(allocator, rows: rows, cols: config.width)
     hidden = allocator.take(Shape(rows, adapterDim))
     activated = allocator.take(Shape(rows, adapterDim))
+    geluTerms = savingGELUTerms ? allocator.take(Shape(rows, adapterDim)) : nil
   }
 }
 

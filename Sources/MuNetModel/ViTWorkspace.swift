@@ -12,10 +12,14 @@ import MuNetRuntime
 /// Memory per image (floats), with `T` tokens, `D` width, `M` MLP width, `H` heads, `A` adapter
 /// width: `T·(9·D + 2·M + H·T + 4)` per block and `T·(2·D + 2·A + 2)` per adapter (saved
 /// activations and the output stream), plus patches, embeddings and one set of backward
-/// scratch buffers (`T·(7·D + H·T + max(M, A))`).
+/// scratch buffers (`T·(7·D + H·T + max(M, A))`). A workspace that saves the GELU terms (the
+/// default) adds `T·M` per block and `T·A` per adapter.
 public final class ViTWorkspace {
   public let config: ViTConfig
   public let batchCapacity: Int
+  /// Whether forward saves each GELU input's `tanh` (or `erf`) term so that backward reads it
+  /// instead of recomputing it (same bits either way; faster backward, more memory).
+  public let savesGELUTerms: Bool
   /// The arena's size in bytes.
   public var plannedBytes: Int { arena.plannedBytes }
   /// Images in the latest forward pass (0 before the first).
@@ -25,21 +29,27 @@ public final class ViTWorkspace {
   private let layout: WorkspaceLayout
 
   /// A workspace for `config` and up to `batchCapacity` images (one allocation).
-  public init(config: ViTConfig, batchCapacity: Int) throws(ViTModelError) {
+  /// `savingGELUTerms` is for training (see ``savesGELUTerms``); a workspace that only runs
+  /// forward (evaluation) passes false and does without that memory.
+  public init(config: ViTConfig, batchCapacity: Int, savingGELUTerms: Bool = true) throws(ViTModelError) {
     do { try config.validate() } catch { throw .invalidConfig(error.description) }
     precondition(batchCapacity >= 1, "batch capacity must be positive")
     self.config = config
     self.batchCapacity = batchCapacity
+    savesGELUTerms = savingGELUTerms
     let planner = TensorAllocator(arena: nil)
-    _ = WorkspaceLayout(planner, config: config, batch: batchCapacity)
+    _ = WorkspaceLayout(planner, config: config, batch: batchCapacity, savingGELUTerms: savingGELUTerms)
     arena = Arena(name: "vit-workspace", plan: planner.plan)
-    layout = WorkspaceLayout(TensorAllocator(arena: arena), config: config, batch: batchCapacity)
+    layout = WorkspaceLayout(
+      TensorAllocator(arena: arena), config: config, batch: batchCapacity, savingGELUTerms: savingGELUTerms)
   }
 
   /// The bytes a workspace for `config` and `batchCapacity` images would allocate.
-  public static func plannedBytes(config: ViTConfig, batchCapacity: Int) -> Int {
+  public static func plannedBytes(
+    config: ViTConfig, batchCapacity: Int, savingGELUTerms: Bool = true
+  ) -> Int {
     let planner = TensorAllocator(arena: nil)
-    _ = WorkspaceLayout(planner, config: config, batch: batchCapacity)
+    _ = WorkspaceLayout(planner, config: config, batch: batchCapacity, savingGELUTerms: savingGELUTerms)
     return planner.plan.totalBytes
   }
 
@@ -200,7 +210,7 @@ struct WorkspaceLayout {
   let scratch: BackwardScratch
   let streamGradient: Tensor, featuresGradient: Tensor, embeddedGradient: Tensor
 
-  init(_ allocator: TensorAllocator, config: ViTConfig, batch: Int) {
+  init(_ allocator: TensorAllocator, config: ViTConfig, batch: Int, savingGELUTerms: Bool) {
     let width = config.width, rows = batch * config.tokenCount, patchRows = batch * config.patchCount
     patches = allocator.take(Shape(patchRows, config.patchFeatures))
     embedded = allocator.take(Shape(patchRows, width))
@@ -209,14 +219,16 @@ struct WorkspaceLayout {
     var adapters: [AdapterSaved?] = [], blocks: [EncoderBlockSaved] = []
     for layer in 0..<config.layerCount {
       if let dim = config.adapterDims[layer] {
-        adapters.append(AdapterSaved(allocator, config: config, batch: batch, adapterDim: dim))
+        adapters.append(AdapterSaved(
+          allocator, config: config, batch: batch, adapterDim: dim, savingGELUTerms: savingGELUTerms))
         adapterStreams.append(streams.count - 1)
         streams.append(allocator.take(Shape(rows, width)))
       } else {
         adapters.append(nil)
         adapterStreams.append(-1)
       }
-      blocks.append(EncoderBlockSaved(allocator, config: config, batch: batch))
+      blocks.append(EncoderBlockSaved(
+        allocator, config: config, batch: batch, savingGELUTerms: savingGELUTerms))
       blockStreams.append(streams.count - 1)
       streams.append(allocator.take(Shape(rows, width)))
     }

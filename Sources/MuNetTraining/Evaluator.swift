@@ -32,7 +32,8 @@ public final class Evaluator {
     let capacity = data.evaluationBatchSize
     let workspace: ViTWorkspace
     do {
-      workspace = try ViTWorkspace(config: config, batchCapacity: capacity)
+      // Forward only: no GELU terms for a backward pass.
+      workspace = try ViTWorkspace(config: config, batchCapacity: capacity, savingGELUTerms: false)
     } catch {
       throw .mismatch("model configuration: \(error)")
     }

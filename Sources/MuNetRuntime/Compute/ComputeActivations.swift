@@ -22,6 +22,26 @@ extension Compute {
   public func geluBackward(_ x: Matrix, outputGradient dy: Matrix, form: GELUForm = .tanh, into dx: Matrix) {
     parallelRows(dx.rows, cols: dx.cols, GELUBackwardJob(x: x, dy: dy, form: form, dx: dx))
   }
+
+  /// `h = x + bias` per row, then `y = gelu(h)`, in one pass; with `terms`, also saves each
+  /// element's `tanh` (or `erf`) term for ``geluBackward(_:terms:outputGradient:form:into:)``
+  /// (``GELUKernel/biasForward(_:bias:form:sums:into:terms:rows:)``). The bits of
+  /// ``addBias(_:_:into:)`` then ``gelu(_:form:into:)``. `h` may be the same view as `x`.
+  public func addBiasGELU(
+    _ x: Matrix, _ bias: UnsafeMutableBufferPointer<Float>, form: GELUForm = .tanh, sums h: Matrix,
+    into y: Matrix, terms: Matrix? = nil
+  ) {
+    parallelRows(y.rows, cols: y.cols, BiasGELUJob(x: x, bias: bias, form: form, h: h, y: y, terms: terms))
+  }
+
+  /// `dx = dy ⊙ gelu'(x)` from `x`, the forward input, and `terms`, the terms saved by
+  /// ``addBiasGELU(_:_:form:sums:into:terms:)`` with the same `form`: the bits of
+  /// ``geluBackward(_:outputGradient:form:into:)`` without recomputing the terms.
+  public func geluBackward(
+    _ x: Matrix, terms: Matrix, outputGradient dy: Matrix, form: GELUForm = .tanh, into dx: Matrix
+  ) {
+    parallelRows(dx.rows, cols: dx.cols, GELUTermsBackwardJob(x: x, terms: terms, dy: dy, form: form, dx: dx))
+  }
 }
 
 private struct SoftmaxJob: RangeJob {
@@ -45,5 +65,19 @@ private struct GELUBackwardJob: RangeJob {
   let x: Matrix, dy: Matrix, form: GELUForm, dx: Matrix
   func run(range: Range<Int>) {
     GELUKernel.backward(x, outputGradient: dy, form: form, into: dx, rows: range)
+  }
+}
+
+private struct BiasGELUJob: RangeJob {
+  let x: Matrix, bias: UnsafeMutableBufferPointer<Float>, form: GELUForm, h: Matrix, y: Matrix, terms: Matrix?
+  func run(range: Range<Int>) {
+    GELUKernel.biasForward(x, bias: bias, form: form, sums: h, into: y, terms: terms, rows: range)
+  }
+}
+
+private struct GELUTermsBackwardJob: RangeJob {
+  let x: Matrix, terms: Matrix, dy: Matrix, form: GELUForm, dx: Matrix
+  func run(range: Range<Int>) {
+    GELUKernel.backward(x, terms: terms, outputGradient: dy, form: form, into: dx, rows: range)
   }
 }

@@ -23,7 +23,11 @@ public enum GELUForm: String, CaseIterable, Sendable {
 /// `e = erf(x * s)`, `y = (0.5 * x) * (1 + e)`;
 /// derivative `d = 0.5 * (1 + e) + x * (p * exp(-0.5 * (x * x)))`.
 ///
-/// Backward: `dx = dy * d`, with `d` recomputed from the forward input `x`.
+/// Backward: `dx = dy * d`, with `d` recomputed from the forward input `x`, or (training) from
+/// `x` and the term `t` or `e` the forward saved
+/// (``GELUKernel/biasForward(_:bias:form:sums:into:terms:rows:)``,
+/// ``GELUKernel/backward(_:terms:outputGradient:form:into:rows:)``): the same expressions after
+/// the term, so the same bits, without the second `tanh` or `erf`.
 public enum GELUKernel {
   static let c: Float = 0.7978845608028654
   static let k: Float = 0.044715
@@ -201,13 +205,24 @@ public enum GELUKernel {
 
   @inline(__always)
   static func tanhForm<Lanes: ElementaryLanes>(_ x: Lanes) -> Lanes {
-    let t = tanhTerm(x)
-    return (0.5 * x) * (1 + t)
+    tanhForm(x, term: tanhTerm(x))
+  }
+
+  /// `(0.5 * x) * (1 + t)`, `t` = `tanhTerm(x)`.
+  @inline(__always)
+  static func tanhForm<Lanes: ElementaryLanes>(_ x: Lanes, term t: Lanes) -> Lanes {
+    (0.5 * x) * (1 + t)
   }
 
   @inline(__always)
   static func tanhFormDerivative<Lanes: ElementaryLanes>(_ x: Lanes) -> Lanes {
-    let t = tanhTerm(x)
+    tanhFormDerivative(x, term: tanhTerm(x))
+  }
+
+  /// The derivative at `x` from its term `t` = `tanhTerm(x)`: what follows `t` in the
+  /// documented expression, the only code that computes it (recomputed or saved `t` alike).
+  @inline(__always)
+  static func tanhFormDerivative<Lanes: ElementaryLanes>(_ x: Lanes, term t: Lanes) -> Lanes {
     let sech2 = 1 - t * t
     let saturated = 0.5 * (1 + t)
     let innerSlope = c * (1 + threeK * (x * x))
@@ -216,14 +231,29 @@ public enum GELUKernel {
   }
 
   @inline(__always)
+  static func exactTerm<Lanes: ElementaryLanes>(_ x: Lanes) -> Lanes {
+    Elementary.erf(x * s)
+  }
+
+  @inline(__always)
   static func exactForm<Lanes: ElementaryLanes>(_ x: Lanes) -> Lanes {
-    let e = Elementary.erf(x * s)
-    return (0.5 * x) * (1 + e)
+    exactForm(x, term: exactTerm(x))
+  }
+
+  /// `(0.5 * x) * (1 + e)`, `e` = `exactTerm(x)`.
+  @inline(__always)
+  static func exactForm<Lanes: ElementaryLanes>(_ x: Lanes, term e: Lanes) -> Lanes {
+    (0.5 * x) * (1 + e)
   }
 
   @inline(__always)
   static func exactFormDerivative<Lanes: ElementaryLanes>(_ x: Lanes) -> Lanes {
-    let e = Elementary.erf(x * s)
+    exactFormDerivative(x, term: exactTerm(x))
+  }
+
+  /// The derivative at `x` from its term `e` = `exactTerm(x)` (the density is still computed).
+  @inline(__always)
+  static func exactFormDerivative<Lanes: ElementaryLanes>(_ x: Lanes, term e: Lanes) -> Lanes {
     let exponent = -0.5 * (x * x)
     let density = p * ElementaryKernels.settledNaN(exponent, ElementaryKernels.exp(exponent))
     return 0.5 * (1 + e) + x * density
@@ -276,14 +306,26 @@ public enum GELUKernel {
   /// GELU, tanh form, of one value (the documented expression).
   @inline(__always)
   public static func tanhForm(_ x: Float) -> Float {
-    let t = tanhTerm(x)
-    return (0.5 * x) * (1 + t)
+    tanhForm(x, term: tanhTerm(x))
+  }
+
+  /// GELU, tanh form, of `x` from its term `t` = ``tanhTerm(_:)-(Float)``: `(0.5 * x) * (1 + t)`.
+  @inline(__always)
+  public static func tanhForm(_ x: Float, term t: Float) -> Float {
+    (0.5 * x) * (1 + t)
   }
 
   /// The derivative of ``tanhForm(_:)-(Float)`` at `x` (the documented expression).
   @inline(__always)
   public static func tanhFormDerivative(_ x: Float) -> Float {
-    let t = tanhTerm(x)
+    tanhFormDerivative(x, term: tanhTerm(x))
+  }
+
+  /// The derivative of ``tanhForm(_:)-(Float)`` at `x` from its term `t` =
+  /// ``tanhTerm(_:)-(Float)``: the documented expression after `t`, the one code path for a
+  /// recomputed and a saved `t`, so both give the same bits.
+  @inline(__always)
+  public static func tanhFormDerivative(_ x: Float, term t: Float) -> Float {
     let sech2 = 1 - t * t
     // Where tanh has saturated the second term is exactly 0; computing it anyway would give
     // 0 · ∞ = NaN once x * x overflows (|x| > 1.8e19).
@@ -295,21 +337,39 @@ public enum GELUKernel {
   /// GELU, exact form, of one value (the documented expression).
   @inline(__always)
   public static func exactForm(_ x: Float) -> Float {
-    let e = Elementary.erf(x * s)
-    return (0.5 * x) * (1 + e)
+    exactForm(x, term: exactTerm(x))
+  }
+
+  /// GELU, exact form, of `x` from its term `e` = ``exactTerm(_:)-(Float)``: `(0.5 * x) * (1 + e)`.
+  @inline(__always)
+  public static func exactForm(_ x: Float, term e: Float) -> Float {
+    (0.5 * x) * (1 + e)
   }
 
   /// The derivative of ``exactForm(_:)-(Float)`` at `x` (the documented expression).
   @inline(__always)
   public static func exactFormDerivative(_ x: Float) -> Float {
-    let e = Elementary.erf(x * s)
+    exactFormDerivative(x, term: exactTerm(x))
+  }
+
+  /// The derivative of ``exactForm(_:)-(Float)`` at `x` from its term `e` =
+  /// ``exactTerm(_:)-(Float)`` (the Gaussian density is still computed from `x`).
+  @inline(__always)
+  public static func exactFormDerivative(_ x: Float, term e: Float) -> Float {
     let density = p * Elementary.exp(-0.5 * (x * x))
     return 0.5 * (1 + e) + x * density
   }
 
+  /// The transcendental part of the tanh form: `tanh(c * (x + k * ((x * x) * x)))`.
   @inline(__always)
-  static func tanhTerm(_ x: Float) -> Float {
+  public static func tanhTerm(_ x: Float) -> Float {
     let cube = (x * x) * x
     return Elementary.tanh(c * (x + k * cube))
+  }
+
+  /// The transcendental part of the exact form: `erf(x * s)`.
+  @inline(__always)
+  public static func exactTerm(_ x: Float) -> Float {
+    Elementary.erf(x * s)
   }
 }
