@@ -54,16 +54,38 @@ public final class OpenBLASGEMM: GEMMEngine {
   public let name: String
   /// Runs ``gemmBatched(_:_:_:accumulate:)`` when set; else OpenBLAS runs every item.
   public let batchedEngine: (any GEMMEngine)?
+  /// When set, OpenBLAS runs single-threaded on each part of a static split of `c` over this
+  /// pool (see ``init(splittingOver:batchedEngine:)``); else OpenBLAS threads itself.
+  public let splitPool: ThreadPool?
 
   /// Pins OpenBLAS to `threads` threads (1 for a deterministic, thread-count-free Tier 2 run).
   public init(threads: Int, batchedEngine: (any GEMMEngine)? = nil) {
     precondition(threads >= 1, "OpenBLAS needs at least one thread, got \(threads)")
     self.threads = threads
     self.batchedEngine = batchedEngine
+    splitPool = nil
     openblas_set_num_threads(Int32(threads))
     let actual = MuNetBLASInfo.threadCount
     let batched = batchedEngine.map { "; batched: \($0.name)" } ?? ""
     name = "openblas(core=\(MuNetBLASInfo.coreName), threads=\(actual), \(MuNetBLASInfo.version))\(batched)"
+  }
+
+  /// OpenBLAS on one thread per part of a static split of `c` (rows, or columns when `c` is
+  /// wide) over `pool`, like Tier 1 splits its own kernel.
+  ///
+  /// Why: after a call OpenBLAS's own workers busy-wait (about 2^28 cycles) for the next one, so
+  /// on a 2-core machine they take a core from munet's pool during every non-GEMM kernel of a
+  /// training step (measured: 26 steps/s against 36 for Tier 1). Split over the pool, only the
+  /// pool's threads run. The bits depend on the split, hence on the pool's thread count, as
+  /// OpenBLAS's own threading does; each product stays within ``GEMMBound`` of Tier 0.
+  public init(splittingOver pool: ThreadPool, batchedEngine: (any GEMMEngine)? = nil) {
+    threads = 1
+    self.batchedEngine = batchedEngine
+    splitPool = pool
+    openblas_set_num_threads(1)
+    let batched = batchedEngine.map { "; batched: \($0.name)" } ?? ""
+    name = "openblas(core=\(MuNetBLASInfo.coreName), threads=1 per part, \(pool.threadCount) parts, "
+      + "\(MuNetBLASInfo.version))\(batched)"
   }
 
   public func gemm(_ a: Matrix, _ b: Matrix, _ c: Matrix, accumulate: Bool) {
@@ -79,7 +101,31 @@ public final class OpenBLASGEMM: GEMMEngine {
     pthread_mutex_lock(OpenBLASLock.mutex)
     defer { pthread_mutex_unlock(OpenBLASLock.mutex) }
     if openblas_get_num_threads() != Int32(threads) { openblas_set_num_threads(Int32(threads)) }
+    if let splitPool, c.rows * c.cols * a.cols >= ThreadedGEMM.defaultMultiplyAddsPerThreadMin {
+      let job = BLASPartJob(a: a, b: b, c: c, accumulate: accumulate, bias: nil, parts: splitPool.threadCount)
+      return splitPool.run(taskCount: splitPool.threadCount, job)
+    }
     BLASOperands.multiply(a, b, c, accumulate: accumulate)
+  }
+
+  /// The product, then `c[i, j] + bias[j]`; with a split pool each part adds the bias to its
+  /// own outputs right after its product.
+  public func gemm(_ a: Matrix, _ b: Matrix, _ c: Matrix, addingBias bias: UnsafeMutableBufferPointer<Float>) {
+    checkShapes(a, b, c)
+    precondition(bias.count == c.cols, "gemm: bias has \(bias.count) values for \(c.cols) columns")
+    guard let splitPool, a.cols > 0, c.rows * c.cols * a.cols >= ThreadedGEMM.defaultMultiplyAddsPerThreadMin,
+          let biasBase = bias.baseAddress
+    else {
+      gemm(a, b, c, accumulate: false)
+      BLASPartJob.addBias(UnsafePointer(bias.baseAddress), to: c)
+      return
+    }
+    pthread_mutex_lock(OpenBLASLock.mutex)
+    defer { pthread_mutex_unlock(OpenBLASLock.mutex) }
+    if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
+    let job = BLASPartJob(
+      a: a, b: b, c: c, accumulate: false, bias: UnsafePointer(biasBase), parts: splitPool.threadCount)
+    splitPool.run(taskCount: splitPool.threadCount, job)
   }
 
   public func gemmBatched(_ a: MatrixBatch, _ b: MatrixBatch, _ c: MatrixBatch, accumulate: Bool) {
@@ -87,6 +133,40 @@ public final class OpenBLASGEMM: GEMMEngine {
     if let batchedEngine { return batchedEngine.gemmBatched(a, b, c, accumulate: accumulate) }
     for index in 0..<c.count {
       gemm(a[index], b[index], c[index], accumulate: accumulate)
+    }
+  }
+}
+
+/// Part `task` of a split OpenBLAS product: rows of `c` in blocks of 16, or columns when `c`
+/// has fewer rows than columns.
+struct BLASPartJob: ParallelJob {
+  let a: Matrix, b: Matrix, c: Matrix
+  let accumulate: Bool
+  /// Added to every row of the part after its product, when set (`c.cols` floats).
+  let bias: UnsafePointer<Float>?
+  let parts: Int
+
+  func run(task: Int) {
+    if c.rows >= c.cols {
+      let rows = Partition.range(part: task, parts: parts, count: c.rows, grain: 16)
+      guard !rows.isEmpty else { return }
+      let part = c.block(rows: rows, cols: 0..<c.cols)
+      BLASOperands.multiply(a.block(rows: rows, cols: 0..<a.cols), b, part, accumulate: accumulate)
+      if let bias { BLASPartJob.addBias(bias, to: part) }
+    } else {
+      let cols = Partition.range(part: task, parts: parts, count: c.cols, grain: 16)
+      guard !cols.isEmpty else { return }
+      let part = c.block(rows: 0..<c.rows, cols: cols)
+      BLASOperands.multiply(a, b.block(rows: 0..<b.rows, cols: cols), part, accumulate: accumulate)
+      if let bias { BLASPartJob.addBias(bias + cols.lowerBound, to: part) }
+    }
+  }
+
+  /// `c[i, j] = c[i, j] + bias[j]`.
+  static func addBias(_ bias: UnsafePointer<Float>?, to c: Matrix) {
+    guard let bias else { return }
+    for i in 0..<c.rows {
+      for j in 0..<c.cols { c[i, j] = c[i, j] + bias[j] }
     }
   }
 }
@@ -103,17 +183,17 @@ enum OpenBLASLock {
 extension Compute {
   /// Tier 2: OpenBLAS for matrix products, a pool of `threads` for every other kernel.
   ///
-  /// OpenBLAS gets the same thread count as the pool. The two never run at once (a product
-  /// is issued from the calling thread while the pool is parked, and `ThreadPool.run` returns
-  /// only when its tasks are done), so the machine is never oversubscribed, and one number,
-  /// recorded in ``Compute/gemmEngine``'s name, describes the run.
+  /// Products run single-threaded OpenBLAS on each part of a static split over the pool
+  /// (``OpenBLASGEMM/init(splittingOver:batchedEngine:)``), so only the pool's threads ever
+  /// run, the machine is never oversubscribed, and one number, recorded in
+  /// ``Compute/gemmEngine``'s name, describes the run.
   ///
   /// Batched (per-head attention) products run on the Tier 1 kernel over the same pool: on the
   /// project's machine it is 1.5–2× faster than one OpenBLAS call per item (`munet bench gemm
   /// --shapes 50x16x50:bt`), and it is exact.
   public static func blas(threads: Int) -> Compute {
     let pool = ThreadPool(threadCount: threads)
-    let engine = OpenBLASGEMM(threads: threads, batchedEngine: ThreadedGEMM(pool: pool))
+    let engine = OpenBLASGEMM(splittingOver: pool, batchedEngine: ThreadedGEMM(pool: pool))
     return Compute(tier: .blas, pool: pool, gemmEngine: engine)
   }
 }

@@ -38,6 +38,43 @@ private func compare(
     #expect(layoutsSeen.count > 60)
   }
 
+  /// Tier 2's split form: single-threaded OpenBLAS per part of a static split over the pool
+  /// (rows, or columns for a wide `c`), on products big enough to be split, every layout.
+  @Test(arguments: [(200, 64, 100), (30, 500, 80), (130, 70, 131)])
+  func splitOverPoolWithinBoundOfTier0(shape: (Int, Int, Int)) {
+    let pool = ThreadPool(threadCount: 3)
+    let engine = OpenBLASGEMM(splittingOver: pool)
+    #expect(shape.0 * shape.1 * shape.2 >= ThreadedGEMM.defaultMultiplyAddsPerThreadMin)
+    var rng = SplitMix64(seed: UInt64(shape.0 * 7 + shape.2))
+    for layoutA in TestLayout.allCases {
+      for layoutC in TestLayout.allCases {
+        let layoutB = TestLayout.allCases[rng.int(in: 0...TestLayout.allCases.count - 1)]
+        let product = RandomProduct(
+          m: shape.0, k: shape.1, n: shape.2, layouts: (layoutA, layoutB, layoutC),
+          accumulate: rng.bool(), rng: &rng)
+        let (report, outsideUntouched) = compare(engine, product)
+        #expect(report.passed, "\(product): ratio \(report.maxBoundRatio)")
+        #expect(outsideUntouched, "\(product)")
+        // A fixed split gives the same bits every time.
+        let first = TestMatrix(copying: product.c), second = TestMatrix(copying: product.c)
+        engine.gemm(product.a.view, product.b.view, first.view, accumulate: product.accumulate)
+        engine.gemm(product.a.view, product.b.view, second.view, accumulate: product.accumulate)
+        #expect(first.bits == second.bits, "\(product)")
+        // The bias epilogue equals the product followed by a separate bias pass.
+        let bias = UnsafeMutableBufferPointer<Float>.allocate(capacity: shape.2)
+        defer { bias.deallocate() }
+        for j in 0..<shape.2 { bias[j] = Float(j % 13) - 6.5 }
+        let fused = TestMatrix(copying: product.c), separate = TestMatrix(copying: product.c)
+        engine.gemm(product.a.view, product.b.view, fused.view, addingBias: bias)
+        engine.gemm(product.a.view, product.b.view, separate.view, accumulate: false)
+        for i in 0..<shape.0 {
+          for j in 0..<shape.2 { separate.view[i, j] = separate.view[i, j] + bias[j] }
+        }
+        #expect(fused.bits == separate.bits, "\(product)")
+      }
+    }
+  }
+
   /// Empty extents, single rows and columns, depth 1, long depth: every layout of each.
   @Test(arguments: [(0, 0, 0), (0, 5, 3), (4, 0, 3), (3, 5, 0), (1, 1, 1), (1, 300, 1), (1, 7, 40),
                     (40, 7, 1), (17, 1, 19), (2, 2000, 3)])
@@ -109,7 +146,7 @@ private func compare(
     #expect(compute.threadCount == 2)
     #expect(compute.pool?.threadCount == 2)
     #expect(compute.gemmEngine is OpenBLASGEMM)
-    #expect(compute.gemmEngine.name.contains("threads=2"))
+    #expect(compute.gemmEngine.name.contains("threads=1 per part, 2 parts"))
     // Batched (per-head) products go to the exact Tier 1 kernel on the same pool.
     #expect(compute.gemmEngine.name.hasSuffix("; batched: threads(2)"))
     // Non-GEMM work runs on the pool: every index is visited once.
