@@ -52,15 +52,24 @@ struct BenchTrainStepCommand: ParsableCommand {
       rates.append(Double(steps) / (Double(munet_monotonic_ns() - start) / 1e9))
     }
     let median = rates.sorted()[rates.count / 2]
+    // The trainer's workspace holds max(batch, evaluation batch) images; the rest of the
+    // process (binary, dataset, parameters, gradients, optimizer state) comes on top.
+    let workspaceBytes = ViTWorkspace.plannedBytes(
+      config: config, batchCapacity: max(batchSize, settings.evaluationBatchSize))
+    let peakResidentBytes = Int(munet_peak_rss_bytes())
     print("munet bench train-step (\(MuNetBuild.configuration)): \(config), batch \(batchSize), "
           + "\(model.parameterCount) parameters")
     print("tier \(compute.tier), \(compute.gemmEngine.name): median \(String(format2: median)) steps/s "
           + "over \(runs) runs of \(steps) steps (runs: \(rates.map { String(format2: $0) }.joined(separator: ", ")))")
+    print("memory: workspace arena plan \(workspaceBytes / 1_000_000) MB, peak resident "
+          + "\(peakResidentBytes / 1_000_000) MB (whole process)")
     if json {
       let runsText = rates.map { String(format2: $0) }.joined(separator: ",")
       print("{\"batch\":\(batchSize),\"build\":\"\(MuNetBuild.configuration)\",\"engine\":\"\(compute.gemmEngine.name)\","
+            + "\"peak_resident_bytes\":\(peakResidentBytes),"
             + "\"runs\":[\(runsText)],\"steps_per_second\":\(String(format2: median)),"
-            + "\"threads\":\(compute.threadCount),\"tier\":\"\(compute.tier.rawValue)\"}")
+            + "\"threads\":\(compute.threadCount),\"tier\":\"\(compute.tier.rawValue)\","
+            + "\"workspace_planned_bytes\":\(workspaceBytes)}")
     }
   }
 }
