@@ -110,7 +110,9 @@ public final class OpenBLASGEMM: GEMMEngine {
 
   /// The product, then `c[i, j] + bias[j]`; with a split pool each part adds the bias to its
   /// own outputs right after its product.
-  public func gemm(_ a: Matrix, _ b: Matrix, _ c: Matrix, addingBias bias: UnsafeMutableBufferPointer<Float>) {
+  public func gemm(
+    _ a: Matrix, _ b: Matrix, _ c: Matrix, addingBias bias: UnsafeMutableBufferPointer<Float>
+  ) {
     checkShapes(a, b, c)
     precondition(bias.count == c.cols, "gemm: bias has \(bias.count) values for \(c.cols) columns")
     guard let splitPool, a.cols > 0, c.rows * c.cols * a.cols >= ThreadedGEMM.defaultMultiplyAddsPerThreadMin,

@@ -122,7 +122,8 @@ struct NumericsEnvironment: Codable, Equatable {
     outcome.merge(probe.run(on: ThreadPool(threadCount: threads)))
     return NumericsEnvironment(
       configuration: MuNetBuild.configuration, cpuLevel: MuNetBuild.cpuLevel,
-      cpuHasAVX2FMA: munet_cpu_has_avx2_fma() != 0, cpuHasAVX512: munet_cpu_has_avx512() != 0, openblasCore: MuNetBLASInfo.coreName,
+      cpuHasAVX2FMA: munet_cpu_has_avx2_fma() != 0, cpuHasAVX512: munet_cpu_has_avx512() != 0,
+      openblasCore: MuNetBLASInfo.coreName,
       openblasVersion: MuNetBLASInfo.version, openblasConfig: MuNetBLASInfo.config,
       probedThreads: threads, floatingPoint: outcome)
   }

@@ -24,7 +24,9 @@ public protocol GEMMEngine: AnyObject, Sendable {
 
 extension GEMMEngine {
   /// The two-pass form: the product, then the bias on every row.
-  public func gemm(_ a: Matrix, _ b: Matrix, _ c: Matrix, addingBias bias: UnsafeMutableBufferPointer<Float>) {
+  public func gemm(
+    _ a: Matrix, _ b: Matrix, _ c: Matrix, addingBias bias: UnsafeMutableBufferPointer<Float>
+  ) {
     precondition(bias.count == c.cols, "gemm: bias has \(bias.count) values for \(c.cols) columns")
     gemm(a, b, c, accumulate: false)
     for i in 0..<c.rows {

@@ -9,11 +9,14 @@ public final class ReferenceGEMM: GEMMEngine {
     GEMMKernel.multiply(a, b, c, accumulate: accumulate, rows: 0..<c.rows, cols: 0..<c.cols)
   }
 
-  public func gemm(_ a: Matrix, _ b: Matrix, _ c: Matrix, addingBias bias: UnsafeMutableBufferPointer<Float>) {
+  public func gemm(
+    _ a: Matrix, _ b: Matrix, _ c: Matrix, addingBias bias: UnsafeMutableBufferPointer<Float>
+  ) {
     checkShapes(a, b, c)
     precondition(bias.count == c.cols, "gemm: bias has \(bias.count) values for \(c.cols) columns")
     GEMMKernel.multiply(
-      a, b, c, accumulate: false, rows: 0..<c.rows, cols: 0..<c.cols, bias: bias.baseAddress.map { UnsafePointer($0) })
+      a, b, c, accumulate: false, rows: 0..<c.rows, cols: 0..<c.cols,
+      bias: bias.baseAddress.map { UnsafePointer($0) })
   }
 
   public func gemmBatched(_ a: MatrixBatch, _ b: MatrixBatch, _ c: MatrixBatch, accumulate: Bool) {
@@ -55,13 +58,17 @@ public final class ThreadedGEMM: GEMMEngine {
     multiply(a, b, c, accumulate: accumulate, bias: nil)
   }
 
-  public func gemm(_ a: Matrix, _ b: Matrix, _ c: Matrix, addingBias bias: UnsafeMutableBufferPointer<Float>) {
+  public func gemm(
+    _ a: Matrix, _ b: Matrix, _ c: Matrix, addingBias bias: UnsafeMutableBufferPointer<Float>
+  ) {
     checkShapes(a, b, c)
     precondition(bias.count == c.cols, "gemm: bias has \(bias.count) values for \(c.cols) columns")
     multiply(a, b, c, accumulate: false, bias: bias.baseAddress.map { UnsafePointer($0) })
   }
 
-  private func multiply(_ a: Matrix, _ b: Matrix, _ c: Matrix, accumulate: Bool, bias: UnsafePointer<Float>?) {
+  private func multiply(
+    _ a: Matrix, _ b: Matrix, _ c: Matrix, accumulate: Bool, bias: UnsafePointer<Float>?
+  ) {
     let threads = threadCount(multiplyAdds: c.rows * c.cols * a.cols)
     guard threads > 1 else {
       return GEMMKernel.multiply(

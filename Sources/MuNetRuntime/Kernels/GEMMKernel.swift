@@ -6,14 +6,17 @@
 /// order in which *outputs* are visited, never from reordering a chain:
 ///
 /// - A tile of `c` lives in registers while `k` runs up: 6 × 16 with AVX2 (six `SIMD16<Float>`
-///   rows, twelve 256-bit registers), 12 × 16 with AVX-512 (twelve 512-bit registers); each step broadcasts `a[i, k]` and multiplies it by
-///   one packed row `b[k, j..<j+16]`. Lane `j` of row `i` is exactly the reference chain.
+///   rows, twelve 256-bit registers), 12 × 16 with AVX-512 (twelve 512-bit registers), and
+///   12 × 32 on full tiles with AVX-512 (two panels side by side). Each step broadcasts
+///   `a[i, k]` and multiplies it by one packed row `b[k, j..<j+16]`. Lane `j` of row `i` is
+///   exactly the reference chain.
 /// - `k` is cut into blocks of at most ``depthBlockMax``. Between blocks the accumulator is
 ///   stored into `c` and loaded back: a `Float` store and load are exact, so the chain is the
 ///   same as if it had stayed in a register.
 /// - `b` is packed per depth block into 16-column panels (zero-padded); `a` is read in place
-///   when its rows or its columns are contiguous, else packed into panels of `tileRows` rows. Padding lanes
-///   compute values that are never stored.
+///   when its rows are contiguous, else packed into panels of `tileRows` rows (a transposed `a`
+///   is packed too: measured faster than strided reads). Padding lanes compute values that are
+///   never stored.
 /// - Edge tiles (fewer than `tileRows` rows or 16 columns) and `c` views whose columns are not
 ///   contiguous go through a scratch tile; the arithmetic is the same code.
 ///
