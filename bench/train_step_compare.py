@@ -83,8 +83,8 @@ def main():
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps before each measurement")
     parser.add_argument("--tier", default="threads",
                         help="munet tier(s), comma-separated: reference, threads, blas; blas@CORE runs "
-                             "with OPENBLAS_CORETYPE=CORE (e.g. blas@SkylakeX: OpenBLAS 0.3.21 picks its "
-                             "AVX2 Haswell kernels on Zen 5 unless told)")
+                             "with OPENBLAS_CORETYPE=CORE (e.g. blas@SkylakeX), blas@auto without it "
+                             "(OpenBLAS then picks its kernels for the CPU itself)")
     parser.add_argument("--munet", default=os.path.join(ROOT, ".build", "release", "munet"))
     parser.add_argument("--munet-args", default="",
                         help="extra arguments for munet (it chooses its own step counts otherwise)")
@@ -114,7 +114,10 @@ def main():
                     continue
                 env = None
                 if "@" in name:
-                    env = dict(os.environ, OPENBLAS_CORETYPE=name.split("@")[1])
+                    core = name.split("@")[1]
+                    env = dict(os.environ, OPENBLAS_CORETYPE=core)
+                    if core == "auto":
+                        del env["OPENBLAS_CORETYPE"]
                 result, error = run(command, args.timeout, env)
                 if error:
                     # A missing `bench train-step` command makes munet unavailable, not a failure.
@@ -143,7 +146,8 @@ def main():
                 spec = name.split()[1]
                 label = f"munet --tier {spec.split('@')[0]}"
                 if "@" in spec:
-                    label += f" (OPENBLAS_CORETYPE={spec.split('@')[1]})"
+                    core = spec.split("@")[1]
+                    label += " (OPENBLAS_CORETYPE unset)" if core == "auto" else f" (OPENBLAS_CORETYPE={core})"
             if not values:
                 print(f"| {threads} | {label} | not available | | |")
                 continue

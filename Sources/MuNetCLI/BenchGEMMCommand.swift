@@ -59,9 +59,9 @@ struct BenchGEMMCommand: ParsableCommand {
     print("munet bench gemm (\(MuNetBuild.configuration)), \(reps) reps, engines: "
           + engines.map(\.name).joined(separator: ", "))
     print("OpenBLAS: \(MuNetBLASInfo.config)")
-    if munet_cpu_has_avx512() != 0 && MuNetBLASInfo.coreName == "Haswell" {
-      print("note: OpenBLAS chose its AVX2 (Haswell) kernels on this AVX-512 CPU; "
-            + "OPENBLAS_CORETYPE=SkylakeX selects its AVX-512 kernels")
+    if let forced = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] {
+      print("note: OPENBLAS_CORETYPE=\(forced) in the environment chose OpenBLAS's kernels; "
+            + "without it OpenBLAS picks them for this CPU itself")
     }
     var results: [BenchGEMMResult] = []
     let table = BenchGEMMTable(threads: threads)
