@@ -47,15 +47,28 @@ extension EvolutionConfig {
 
   /// The tasks whose dataset cannot be found: a registered name whose files are missing, or a
   /// path that does not exist (the files themselves are read and checked when a task starts).
+  ///
+  /// A derived task (`mnist/rotated:90`, spec/data.md) is checked by its base and its parts.
   public func datasetProblems(locations: DataLocations = .fromEnvironment()) -> [String] {
     var found: [String] = []
     for task in tasks {
-      if let dataset = DatasetRegistry.named(task.name) {
-        if !DatasetRegistry.isPresent(dataset, in: locations) {
-          found.append("tasks: the files of dataset '\(task.name)' are missing (scripts/fetch-data)")
+      var base = task.name
+      do {
+        let derived = try DerivedDatasetName.parse(task.name) { name in
+          DatasetRegistry.named(name) != nil || FileSystemAccess.exists(name)
         }
-      } else if !task.name.isEmpty && !FileSystemAccess.exists(task.name) {
-        found.append("tasks: '\(task.name)' is neither a registered dataset nor an existing file or folder")
+        if let derived { base = derived.base }
+      } catch {
+        found.append("tasks: '\(task.name)': \(error)")
+        continue
+      }
+      let what = base == task.name ? "" : " (the base of '\(task.name)')"
+      if let dataset = DatasetRegistry.named(base) {
+        if !DatasetRegistry.isPresent(dataset, in: locations) {
+          found.append("tasks: the files of dataset '\(base)'\(what) are missing (scripts/fetch-data)")
+        }
+      } else if !base.isEmpty && !FileSystemAccess.exists(base) {
+        found.append("tasks: '\(base)'\(what) is neither a registered dataset nor an existing file or folder")
       }
     }
     return found
