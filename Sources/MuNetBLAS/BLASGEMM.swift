@@ -90,22 +90,7 @@ public final class OpenBLASGEMM: GEMMEngine {
 
   public func gemm(_ a: Matrix, _ b: Matrix, _ c: Matrix, accumulate: Bool) {
     checkShapes(a, b, c)
-    guard c.rows > 0 && c.cols > 0 else { return }
-    guard a.cols > 0 else {
-      // An empty sum: BLAS would reject lda = 0, and the answer is known.
-      if !accumulate { BLASOperands.fill(c, with: 0) }
-      return
-    }
-    // OpenBLAS's thread count is process-wide: setting it and running the product happen under
-    // one lock, so engines with different counts used from different threads cannot interleave.
-    pthread_mutex_lock(OpenBLASLock.mutex)
-    defer { pthread_mutex_unlock(OpenBLASLock.mutex) }
-    if openblas_get_num_threads() != Int32(threads) { openblas_set_num_threads(Int32(threads)) }
-    if let splitPool, c.rows * c.cols * a.cols >= ThreadedGEMM.defaultMultiplyAddsPerThreadMin {
-      let job = BLASPartJob(a: a, b: b, c: c, accumulate: accumulate, bias: nil, parts: splitPool.threadCount)
-      return splitPool.run(taskCount: splitPool.threadCount, job)
-    }
-    BLASOperands.multiply(a, b, c, accumulate: accumulate)
+    multiply(a, b, c, accumulate: accumulate, bias: nil)
   }
 
   /// The product, then `c[i, j] + bias[j]`; with a split pool each part adds the bias to its
@@ -115,19 +100,31 @@ public final class OpenBLASGEMM: GEMMEngine {
   ) {
     checkShapes(a, b, c)
     precondition(bias.count == c.cols, "gemm: bias has \(bias.count) values for \(c.cols) columns")
-    guard let splitPool, a.cols > 0, c.rows * c.cols * a.cols >= ThreadedGEMM.defaultMultiplyAddsPerThreadMin,
-          let biasBase = bias.baseAddress
-    else {
-      gemm(a, b, c, accumulate: false)
-      BLASPartJob.addBias(UnsafePointer(bias.baseAddress), to: c)
+    multiply(a, b, c, accumulate: false, bias: bias)
+  }
+
+  private func multiply(
+    _ a: Matrix, _ b: Matrix, _ c: Matrix, accumulate: Bool, bias: UnsafeMutableBufferPointer<Float>?
+  ) {
+    guard c.rows > 0 && c.cols > 0 else { return }
+    guard a.cols > 0 else {
+      // An empty sum: BLAS would reject lda = 0, and the answer is known.
+      if !accumulate { BLASOperands.fill(c, with: 0) }
+      if let bias { ElementwiseKernel.addBias(c, bias, into: c, rows: 0..<c.rows) }
       return
     }
+    // OpenBLAS's thread count is process-wide: setting it and running the product happen under
+    // one lock, so engines with different counts used from different threads cannot interleave.
     pthread_mutex_lock(OpenBLASLock.mutex)
     defer { pthread_mutex_unlock(OpenBLASLock.mutex) }
-    if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
+    if openblas_get_num_threads() != Int32(threads) { openblas_set_num_threads(Int32(threads)) }
     let job = BLASPartJob(
-      a: a, b: b, c: c, accumulate: false, bias: UnsafePointer(biasBase), parts: splitPool.threadCount)
-    splitPool.run(taskCount: splitPool.threadCount, job)
+      a: a, b: b, c: c, accumulate: accumulate, bias: bias, parts: splitPool?.threadCount ?? 1)
+    if let splitPool, c.rows * c.cols * a.cols >= ThreadedGEMM.defaultMultiplyAddsPerThreadMin {
+      splitPool.run(taskCount: splitPool.threadCount, job)
+    } else {
+      job.multiply(rows: 0..<c.rows, cols: 0..<c.cols)
+    }
   }
 
   public func gemmBatched(_ a: MatrixBatch, _ b: MatrixBatch, _ c: MatrixBatch, accumulate: Bool) {
@@ -140,35 +137,32 @@ public final class OpenBLASGEMM: GEMMEngine {
 }
 
 /// Part `task` of a split OpenBLAS product: rows of `c` in blocks of 16, or columns when `c`
-/// has fewer rows than columns.
+/// has fewer rows than columns; each part then gets the bias, when there is one.
 struct BLASPartJob: ParallelJob {
   let a: Matrix, b: Matrix, c: Matrix
   let accumulate: Bool
-  /// Added to every row of the part after its product, when set (`c.cols` floats).
-  let bias: UnsafePointer<Float>?
+  /// Added to every row after the product, when set (`c.cols` floats).
+  let bias: UnsafeMutableBufferPointer<Float>?
   let parts: Int
 
   func run(task: Int) {
     if c.rows >= c.cols {
-      let rows = Partition.range(part: task, parts: parts, count: c.rows, grain: 16)
-      guard !rows.isEmpty else { return }
-      let part = c.block(rows: rows, cols: 0..<c.cols)
-      BLASOperands.multiply(a.block(rows: rows, cols: 0..<a.cols), b, part, accumulate: accumulate)
-      if let bias { BLASPartJob.addBias(bias, to: part) }
+      multiply(rows: Partition.range(part: task, parts: parts, count: c.rows, grain: 16), cols: 0..<c.cols)
     } else {
-      let cols = Partition.range(part: task, parts: parts, count: c.cols, grain: 16)
-      guard !cols.isEmpty else { return }
-      let part = c.block(rows: 0..<c.rows, cols: cols)
-      BLASOperands.multiply(a, b.block(rows: 0..<b.rows, cols: cols), part, accumulate: accumulate)
-      if let bias { BLASPartJob.addBias(bias + cols.lowerBound, to: part) }
+      multiply(rows: 0..<c.rows, cols: Partition.range(part: task, parts: parts, count: c.cols, grain: 16))
     }
   }
 
-  /// `c[i, j] = c[i, j] + bias[j]`.
-  static func addBias(_ bias: UnsafePointer<Float>?, to c: Matrix) {
-    guard let bias else { return }
-    for i in 0..<c.rows {
-      for j in 0..<c.cols { c[i, j] = c[i, j] + bias[j] }
+  /// `c[rows, cols]` by one single-threaded OpenBLAS call, then its bias.
+  func multiply(rows: Range<Int>, cols: Range<Int>) {
+    guard !rows.isEmpty && !cols.isEmpty else { return }
+    let part = c.block(rows: rows, cols: cols)
+    BLASOperands.multiply(
+      a.block(rows: rows, cols: 0..<a.cols), b.block(rows: 0..<b.rows, cols: cols), part,
+      accumulate: accumulate)
+    if let bias {
+      let partBias = UnsafeMutableBufferPointer(rebasing: bias[cols])
+      ElementwiseKernel.addBias(part, partBias, into: part, rows: 0..<part.rows)
     }
   }
 }

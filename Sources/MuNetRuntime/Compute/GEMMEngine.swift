@@ -29,9 +29,7 @@ extension GEMMEngine {
   ) {
     precondition(bias.count == c.cols, "gemm: bias has \(bias.count) values for \(c.cols) columns")
     gemm(a, b, c, accumulate: false)
-    for i in 0..<c.rows {
-      for j in 0..<c.cols { c[i, j] = c[i, j] + bias[j] }
-    }
+    ElementwiseKernel.addBias(c, bias, into: c, rows: 0..<c.rows)
   }
 
   /// Checks the shapes of a product; every engine calls it first.

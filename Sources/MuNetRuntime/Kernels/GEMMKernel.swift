@@ -41,11 +41,9 @@ public enum GEMMKernel {
   static let tileCols = 16
   /// With AVX-512, full tiles two panels wide (12 × 32: 24 accumulators of the 32 registers)
   /// halve the broadcasts of `a` per multiply-add; the loads, not the FMAs, limit 12 × 16.
-  #if MUNET_CPU_AVX512
-  static let usesWideTiles = true
-  #else
-  static let usesWideTiles = false
-  #endif
+  /// (``microKernelWideBody(depth:a:aRowStep:aDepthStep:b0:b1:c:cRowStep:loadC:)`` is written
+  /// for 12 rows.)
+  static let usesWideTiles = tileRows == 12
   /// Largest depth block: a packed `b` micro-panel (`depth × 16`) then fills half of L1.
   static let depthBlockMax = 256
   /// Rows of `a` per block (a multiple of ``tileRows``): a block of `a` stays in L2.
@@ -150,25 +148,21 @@ public enum GEMMKernel {
           let rowStart = rowTile * tileRows
           let rowRange = rowStart..<min(c.rows, rowStart + tileRows)
           let panel = panels.panel(rowTile)
-          if rowRange.count == tileRows {
+          let isFull = rowRange.count == tileRows
+          if isFull {
             microKernelWide(
               depth: depth, a: panel, b0: bPanel, b1: bPanel + depth * tileCols,
               c: c.base + rowStart * c.rowStride + colStart, cRowStep: c.rowStride, loadC: loadC)
-            if let bias {
-              for half in 0..<2 {
-                let halfStart = colStart + half * tileCols
-                addBias(bias + halfStart, to: c.block(rows: rowRange, cols: halfStart..<halfStart + tileCols))
-              }
-            }
-          } else {
-            for half in 0..<2 {
-              let halfStart = colStart + half * tileCols
-              let tileView = c.block(rows: rowRange, cols: halfStart..<halfStart + tileCols)
+          }
+          for half in 0..<2 {
+            let halfStart = colStart + half * tileCols
+            let tileView = c.block(rows: rowRange, cols: halfStart..<halfStart + tileCols)
+            if !isFull {
               multiplyTile(
                 depth: depth, a: panel, b: bPanel + half * depth * tileCols, c: tileView, loadC: loadC,
                 tile: scratch.tile)
-              if let bias { addBias(bias + halfStart, to: tileView) }
             }
+            if let bias { addBias(bias + halfStart, to: tileView) }
           }
         }
         colTile += 2
@@ -396,7 +390,7 @@ public enum GEMMKernel {
     c: UnsafeMutablePointer<Float>, cRowStep: Int, loadC: Bool
   ) {
     microKernelWideBody(
-      depth: depth, a: a, aRowStep: 1, aDepthStep: 12, b0: b0, b1: b1, c: c, cRowStep: cRowStep,
+      depth: depth, a: a, aRowStep: 1, aDepthStep: tileRows, b0: b0, b1: b1, c: c, cRowStep: cRowStep,
       loadC: loadC)
   }
 
