@@ -18,7 +18,7 @@ runs/suite-times.json (telemetry: never in a digest).
 is given: changing it is a change of results, and its commit must say what changed and why.
 Needs the real datasets in data/ (scripts/fetch-data) and the release build (scripts/run builds it).
 """
-import argparse, csv, json, os, shutil, subprocess, sys, tempfile, time
+import argparse, csv, json, os, re, shutil, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = "fixtures/configs/suite"
@@ -145,16 +145,12 @@ def summarise(binary, name):
     lineage = lineages(directory)
     for task, facts in tasks.items():
         facts["lineage_children"], facts["lineage_steps"] = lineage(facts["path"])
-    used = set()
-    for task in tasks:
-        used.update(paths[state["retained"][task]]["components"])
     return {
         "config": config_path(name),
         "seed": manifest["config"]["seed"],
         "digest": digest(binary, directory),
         "tasks": tasks,
         "system_parameters": sum(sizes.values()),
-        "parameters_used_by_tasks": sum(sizes[c] for c in used),
     }
 
 
@@ -247,8 +243,9 @@ def check(args):
             seconds = time.monotonic() - start
             expected = golden[name]
             problems = []
-            if digest(binary, out) != expected["digest"]:
-                problems.append(f"system digest {digest(binary, out)} != {expected['digest']}")
+            got = digest(binary, out)
+            if got != expected["digest"]:
+                problems.append(f"system digest {got} != {expected['digest']}")
             for task, facts in expected["tasks"].items():
                 got = digest(binary, out, task)
                 if got != facts["digest"]:
@@ -268,7 +265,6 @@ def check_docs(args):
     golden = load_json(GOLDEN)["runs"]
     with open(DOC) as handle:
         text = handle.read()
-    import re
     in_doc = set(re.findall(r"`([0-9a-f]{64})`", text))
     pinned = {run["digest"] for run in golden.values()}
     pinned |= {task["digest"] for run in golden.values() for task in run["tasks"].values()}
